@@ -1,0 +1,90 @@
+/* park.h — the one way to wait: the runtime's interface for the packages above it
+ * (channels, sync, context, net). The C analogue of Go's gopark/goready plus sudog selection.
+ *
+ * Protocol for every blocking operation:
+ *   1. g = goc__getg(); token = goc__wait_prepare(g);
+ *   2. under the lock(s) of the object(s) waited on, publish waiter records that carry
+ *      (g, token) — a goroutine may publish several (select);
+ *   3. goc__park(reason, unlock, arg, deadline, ctx): the goroutine switches to its thread's
+ *      scheduler stack (g0) and only then is unlock(arg) called, so no waker can touch the
+ *      goroutine before it is off its own stack.
+ *   4. A waker (any thread, any goroutine, or the scheduler) that finds a waiter record calls
+ *      goc__wait_claim(g, token): exactly one claim per wait succeeds (Go's selectDone
+ *      compare-and-swap), and only the winner may write results into the waiter and then
+ *      call goc__ready(g). A loser must leave the record alone (it may unlink it from its
+ *      own queue under its own lock).
+ *   5. goc__park returns 0 when a claim woke it, GOC_ETIMEDOUT when the deadline won,
+ *      GOC_ECANCELED/GOC_ETIMEDOUT when ctx ended first. In the last two cases the caller
+ *      must withdraw its records under the locks. Either way the wait is over when park
+ *      returns: a late claim with the same token fails.
+ *
+ * Waiter records normally live on the waiting goroutine's stack: it cannot return from park
+ * before it has been claimed, and after a timeout it withdraws them before returning.
+ */
+#ifndef GOC_RT_PARK_H
+#define GOC_RT_PARK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "goc/rt.h"
+
+typedef struct goc_g goc_g;
+struct goc_context;
+
+/* The running goroutine, or NULL on a thread that is not running one. */
+goc_g *goc__getg(void);
+
+/* Start a new wait for g (must be the calling goroutine) and return its token. */
+uint64_t goc__wait_prepare(goc_g *g);
+
+/* Try to end g's wait identified by token. True for exactly one caller per wait. */
+bool goc__wait_claim(goc_g *g, uint64_t token);
+
+/* Make a goroutine whose wait was claimed runnable. Callable from any thread. */
+void goc__ready(goc_g *g);
+
+/* Park the calling goroutine (see the protocol above). reason is a static string shown in
+ * dumps ("chan receive", "sync.Mutex.Lock", ...). unlock may be NULL. deadline is absolute
+ * (goc_now() clock) or GOC_NO_DEADLINE. ctx may be NULL. */
+int goc__park(const char *reason, void (*unlock)(void *arg), void *arg, int64_t deadline,
+              struct goc_context *ctx);
+
+/* Print "panic: msg", a traceback of the calling goroutine, exit(2). */
+_Noreturn void goc__panic(const char *msg);
+/* Print "fatal error: msg", a dump of all goroutines, exit(2). */
+_Noreturn void goc__fatal(const char *msg);
+
+/* A fast per-thread pseudo-random number (wyrand), seeded by goc_seed/GOC_SEED. */
+uint32_t goc__rand(void);
+/* Uniform in [0, n). */
+static inline uint32_t goc__randn(uint32_t n) {
+    return (uint32_t)(((uint64_t)goc__rand() * n) >> 32);
+}
+
+/* Goroutine id of g (for diagnostics). */
+uint64_t goc__gid(const goc_g *g);
+
+/* Internal spin-then-futex mutex for short runtime critical sections (never parks the
+ * goroutine: holders never block while holding it). Zero-initialised is unlocked. */
+typedef struct {
+    _Atomic uint32_t state; /* 0 unlocked, 1 locked, 2 locked with sleepers */
+} goc__lock_t;
+void goc__lock_slow(goc__lock_t *l);
+void goc__unlock_slow(goc__lock_t *l);
+static inline void goc__lock(goc__lock_t *l) {
+    uint32_t z = 0;
+    if (__builtin_expect(!atomic_compare_exchange_strong_explicit(
+                             &l->state, &z, 1, memory_order_acquire, memory_order_relaxed),
+                         0))
+        goc__lock_slow(l);
+}
+static inline void goc__unlock(goc__lock_t *l) {
+    if (__builtin_expect(atomic_exchange_explicit(&l->state, 0, memory_order_release) != 1, 0))
+        goc__unlock_slow(l);
+}
+/* goc__park unlock callback for a goc__lock_t. */
+void goc__unlock_cb(void *lock);
+
+#endif

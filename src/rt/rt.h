@@ -1,0 +1,250 @@
+/* rt.h — private types of the runtime core: G (goroutine), M (thread), P (processor) and the
+ * global scheduler state, after Go's runtime2.go. Only src/rt/ includes this header; the
+ * packages above use park.h.
+ *
+ * Invariants:
+ * - An M runs Go code (a goroutine) only while it owns a P (p->m == m, p->status RUNNING), or
+ *   while its goroutine is inside goc_syscall_enter/exit (P in SYSCALL, may be retaken).
+ * - The scheduler runs on the M's own thread stack (g0), never on a goroutine's stack. A
+ *   goroutine leaves its stack only through switch_to_g0(), naming an action (park, yield,
+ *   exit, ...) that g0 carries out once the goroutine is off its stack.
+ * - m->in_rt is non-zero whenever the M touches its P's private state; sysmon only retakes
+ *   a P from a running M after a membarrier() shows in_rt == 0 (asymmetric Dekker), so the
+ *   fast path needs no atomic read-modify-write.
+ * - G records are never freed (allgs holds them all, as in Go); dead ones are reused with
+ *   their stacks through per-P free lists spilling to a global list.
+ */
+#ifndef GOC_RT_RT_H
+#define GOC_RT_RT_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/arch.h"
+#include "goc/rt.h"
+#include "rt/park.h"
+
+/* ---- Numbers that matter (with where they come from) ---- */
+#define RUNQ_SIZE 256          /* per-P run queue slots: Go's runtime2.go p.runq */
+#define GLOBAL_RUNQ_TICK 61    /* check the global queue every 61 schedules: Go's schedule() */
+#define RUNNEXT_STREAK_MAX 64  /* runnext chains before the queue head gets a turn (Go relies
+                                  on its 10 ms time slice; we cap the chain instead) */
+#define STEAL_TRIES 4          /* rounds over all Ps when stealing: Go's stealWork */
+#define GFREE_LOCAL_MAX 64     /* per-P dead-G cache; spill half to the global list: Go's gfput */
+#define GFREE_BATCH 32
+#define MAX_THREADS 10000      /* Go's default SetMaxThreads */
+#define SYSMON_MIN_DELAY_US 20 /* sysmon's tick: Go's sysmon, 20 us ... */
+#define SYSMON_MAX_DELAY_US 10000 /* ... backing off to 10 ms when idle */
+#define FORCE_PREEMPT_NS (10 * GOC_MILLISECOND) /* Go's forcePreemptNS: a time slice */
+#define SYSCALL_RETAKE_NS (20 * GOC_MICROSECOND) /* retake a P in a syscall after one tick */
+#define NETPOLL_FORCE_NS (10 * GOC_MILLISECOND)  /* sysmon polls if nobody has for 10 ms */
+#define MAX_PROCS 1024
+
+/* ---- Goroutine ---- */
+enum g_status {
+    G_IDLE,     /* just allocated */
+    G_RUNNABLE, /* on a run queue */
+    G_RUNNING,  /* on an M */
+    G_WAITING,  /* parked */
+    G_SYSCALL,  /* inside goc_syscall_enter/exit */
+    G_DEAD,     /* finished; record and stack cached for reuse */
+};
+
+/* A timer in a P's 4-ary heap (Go >= 1.14's per-P timers). */
+typedef struct goc__timer goc__timer;
+struct goc__timer {
+    int64_t when;                       /* absolute goc_now() time it fires */
+    void (*fn)(void *arg, uint64_t seq); /* runs on a scheduler stack; must be short */
+    void *arg;
+    uint64_t seq;
+    _Atomic(struct goc_p *) p;          /* heap it sits in, NULL when not in a heap */
+    int32_t idx;                        /* position in that heap */
+    _Atomic int32_t state;              /* TIMER_IDLE, TIMER_IN_HEAP, TIMER_RUNNING */
+};
+enum { TIMER_IDLE, TIMER_IN_HEAP, TIMER_RUNNING };
+
+struct goc_g {
+    goc_ctx ctx;                 /* saved stack pointer while not running */
+    struct goc_m *m;             /* M running it (valid while running) */
+    char *stack_lo;              /* lowest usable byte; the guard region lies below */
+    size_t stack_size;           /* usable bytes */
+    bool stack_custom;           /* mapped for this G alone (non-default size) */
+    uint64_t id;                 /* goroutine id; 1 is main */
+    _Atomic uint32_t status;     /* enum g_status */
+    goc_fn fn;                   /* entry point and its argument */
+    void *arg;
+    /* waiting */
+    _Atomic uint64_t wait_token; /* token of the wait that can still be claimed, 0 if none */
+    uint64_t wait_seq;           /* last token handed out */
+    const char *wait_reason;     /* shown in dumps */
+    int64_t wait_since;          /* goc_now() when it parked */
+    void (*park_unlock)(void *); /* g0 calls it once the G is off its stack */
+    void *park_arg;
+    int64_t park_deadline;
+    struct goc_context *park_ctx;
+    int park_result;             /* set by the waker that claimed: 0, GOC_ETIMEDOUT, ... */
+    goc__timer timer;            /* the deadline of the current park */
+    void *ctx_watch;             /* context module's per-wait record (see context/) */
+    /* thread wiring */
+    struct goc_m *lockedm;       /* goc_lock_os_thread */
+    uint32_t lock_count;
+    int saved_errno;             /* errno travels with the goroutine */
+    int64_t syscall_since;
+    /* where it came from, for dumps */
+    const char *go_file;
+    int go_line;
+    const char *go_func;
+    uint64_t parent_id;
+    struct goc_g *schedlink;     /* run queue / free list link */
+    /* sanitizers */
+    void *asan_fake_stack;
+    void *tsan_fiber;
+    unsigned valgrind_stack_id;
+};
+
+/* ---- Processor ---- */
+/* p->status packs the owning M with the state, so that a compare-and-swap by a returning
+ * syscall can never take a P that meanwhile went to another M and into its own syscall. */
+enum p_status { P_IDLE = 0, P_RUNNING = 1, P_SYSCALL = 2, P_PREEMPT = 3 };
+#define PST(m, s) ((((uint32_t)(m)->id + 1) << 2) | (uint32_t)(s))
+#define PST_STATE(v) ((v)&3u)
+
+typedef struct goc_p {
+    int id;
+    _Atomic uint32_t status;        /* PST(owner, enum p_status), 0 when idle */
+    _Atomic(struct goc_m *) m;      /* owner, NULL when idle */
+    /* lock-free run queue: the owner writes tail, anyone may advance head (Go's runq) */
+    _Atomic uint32_t runq_head;
+    _Atomic uint32_t runq_tail;
+    _Atomic(struct goc_g *) runq[RUNQ_SIZE];
+    _Atomic(struct goc_g *) runnext;
+    uint32_t runnext_streak;        /* consecutive runnext picks */
+    _Atomic uint32_t schedtick;     /* schedules on this P (sysmon watches it) */
+    _Atomic uint32_t syscalltick;
+    /* dead G cache */
+    struct goc_g *gfree;
+    int gfree_n;
+    /* timers */
+    goc__lock_t tlock;
+    goc__timer **theap;
+    size_t tlen, tcap;
+    _Atomic int64_t timer0;         /* earliest when, 0 if none */
+    struct goc_p *link;             /* idle list */
+    /* sysmon's view */
+    uint32_t sysmon_tick;
+    int64_t sysmon_when;
+} goc_p;
+
+/* ---- Machine (OS thread) ---- */
+typedef struct goc_m {
+    int id;
+    pthread_t thread;
+    goc_ctx g0;                     /* scheduler context: the thread's own stack */
+    struct goc_g *curg;             /* goroutine running, NULL on g0 */
+    goc_p *p;                       /* attached P */
+    goc_p *nextp;                   /* P handed over by whoever woke us */
+    _Atomic uint32_t note;          /* futex word: 0 asleep/clear, 1 woken */
+    bool spinning;                  /* looking for work */
+    struct goc_g *lockedg;          /* goc_lock_os_thread */
+    _Atomic uint32_t in_rt;         /* non-zero while touching P state (see header) */
+    struct goc_m *link;             /* idle list */
+    uint64_t rand;                  /* wyrand state */
+    /* what g0 must do after the running G switched away */
+    int action;
+    /* sanitizers: g0's stack and fiber */
+    void *g0_stack_lo;
+    size_t g0_stack_size;
+    void *tsan_fiber;
+    void *asan_fake_stack;
+    void *altstack;
+} goc_m;
+
+enum m_action { ACT_NONE, ACT_PARK, ACT_YIELD, ACT_EXIT, ACT_NO_P, ACT_SYSCALL_BLOCK };
+
+/* ---- Global scheduler state ---- */
+typedef struct goc_sched {
+    goc__lock_t lock;               /* protects the fields below up to "end locked" */
+    goc_m *midle;                   /* idle Ms */
+    int nmidle;
+    int nmidlelocked;
+    int mcount;
+    goc_p *pidle;                   /* idle Ps */
+    struct goc_g *runq_head, *runq_tail;
+    /* end locked */
+    _Atomic int32_t runqsize;
+    _Atomic int32_t npidle;
+    _Atomic int32_t nmspinning;
+    _Atomic int64_t lastpoll;       /* 0 while an M blocks in netpoll */
+    _Atomic int64_t poll_until;     /* when that M will wake by itself */
+    _Atomic int32_t external_waits; /* waits that something outside the G world may end */
+    _Atomic int32_t ngoroutines;
+    _Atomic uint64_t goidgen;
+    int nprocs;
+    goc_p *allp[MAX_PROCS];
+    bool started;
+    int64_t start_time;
+} goc_sched;
+
+extern goc_sched goc__sched;
+extern __thread goc_m *goc__tls_m;
+
+/* ---- Cross-file internals ---- */
+goc_m *goc__getm(void);                 /* noinline TLS read */
+void goc__mstart_loop(goc_m *m);        /* the scheduler loop on g0; never returns */
+void goc__switch_to_g0(struct goc_g *g, int action);
+goc_p *goc__pin(struct goc_g *g);       /* own P for runtime work from a goroutine */
+static inline void goc__unpin(goc_m *m) {
+    atomic_store_explicit(&m->in_rt, 0, memory_order_release);
+}
+void goc__runqput(goc_p *p, struct goc_g *g, bool next);
+bool goc__runq_empty(goc_p *p);
+void goc__globrunqput(struct goc_g *g); /* sched.lock held */
+void goc__wakep(void);
+void goc__startm(goc_p *p, bool spinning);
+void goc__handoffp(goc_p *p);
+void goc__pidleput(goc_p *p);           /* sched.lock held */
+goc_p *goc__pidleget(void);             /* sched.lock held */
+void goc__inject_glist(struct goc_g *list);
+void goc__note_sleep(goc_m *m, int64_t ns);
+void goc__note_wake(goc_m *m);
+void goc__checkdead(void);              /* sched.lock held */
+int goc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t ns);
+void goc__futex_wake(_Atomic uint32_t *addr, int n);
+
+/* stacks (stack.c) */
+void goc__stack_init(void);
+bool goc__stack_alloc(struct goc_g *g, size_t size);
+void goc__stack_free(struct goc_g *g);
+void goc__stack_trim(struct goc_g *g);  /* release pages above the kept watermark */
+size_t goc__stack_default(void);
+bool goc__stack_guard_hit(uintptr_t addr, struct goc_g **owner);
+
+/* timers (timer.c) */
+void goc__timer_add(goc_p *p, goc__timer *t, int64_t when);
+void goc__timer_del(goc__timer *t);
+int64_t goc__timers_run(goc_p *p, int64_t now, bool *ran); /* next when, 0 if none */
+int64_t goc__timers_earliest(void);
+
+/* netpoll (netpoll.c) */
+void goc__netpoll_init(void);
+struct goc_g *goc__netpoll(int64_t delay_ns); /* returns a list linked by schedlink */
+void goc__netpoll_break(void);
+extern _Atomic int32_t goc__netpoll_waiters;
+
+/* sysmon (sysmon.c) */
+void goc__sysmon_start(void);
+
+/* diagnostics (diag.c) */
+void goc__diag_init(void);
+void goc__diag_thread_init(goc_m *m);
+void goc__allgs_add(struct goc_g *g);
+void goc__dump_all(int fd, bool from_signal);
+
+/* sanitizers (sanitize.h inline helpers use these fields) */
+static inline int64_t goc__nanotime(void) { return goc_now(); }
+
+#endif

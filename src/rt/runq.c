@@ -1,0 +1,163 @@
+/* runq.c — per-P run queues and the global run queue (Go's runqput/runqget/runqsteal).
+ *
+ * Each P has a 256-slot ring: only the owner writes slots and advances tail (release);
+ * the owner and thieves advance head with a compare-and-swap, so stealing needs no lock.
+ * runnext holds the goroutine readied most recently by this P: it runs next and inherits
+ * the time slice (a channel hand-off wakes its partner without a trip through the queue).
+ * When the ring is full, half of it moves to the global queue in one locked batch.
+ * Slots are atomics (relaxed) because a thief may read a slot the owner is about to reuse;
+ * the CAS on head then fails and the stale read is thrown away.
+ */
+#include "rt/rt.h"
+
+#define ACQ memory_order_acquire
+#define REL memory_order_release
+#define RLX memory_order_relaxed
+
+static bool runqputslow(goc_p *p, goc_g *g, uint32_t h, uint32_t t) {
+    goc_g *batch[RUNQ_SIZE / 2 + 1];
+    uint32_t n = (t - h) / 2;
+    for (uint32_t i = 0; i < n; i++)
+        batch[i] = atomic_load_explicit(&p->runq[(h + i) % RUNQ_SIZE], RLX);
+    if (!atomic_compare_exchange_strong_explicit(&p->runq_head, &h, h + n, REL, RLX))
+        return false;
+    batch[n] = g;
+    for (uint32_t i = 0; i < n; i++) batch[i]->schedlink = batch[i + 1];
+    g->schedlink = NULL;
+    goc__lock(&goc__sched.lock);
+    if (goc__sched.runq_tail)
+        goc__sched.runq_tail->schedlink = batch[0];
+    else
+        goc__sched.runq_head = batch[0];
+    goc__sched.runq_tail = g;
+    atomic_fetch_add_explicit(&goc__sched.runqsize, (int32_t)n + 1, RLX);
+    goc__unlock(&goc__sched.lock);
+    return true;
+}
+
+void goc__runqput(goc_p *p, goc_g *g, bool next) {
+    if (next) {
+        goc_g *old = atomic_exchange_explicit(&p->runnext, g, RLX);
+        if (!old) return;
+        g = old; /* the one it displaced goes to the tail */
+    }
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&p->runq_head, ACQ);
+        uint32_t t = atomic_load_explicit(&p->runq_tail, RLX);
+        if (t - h < RUNQ_SIZE) {
+            atomic_store_explicit(&p->runq[t % RUNQ_SIZE], g, RLX);
+            atomic_store_explicit(&p->runq_tail, t + 1, REL);
+            return;
+        }
+        if (runqputslow(p, g, h, t)) return;
+    }
+}
+
+/* Owner only. *inherit says whether g came from runnext. */
+goc_g *goc__runqget(goc_p *p, bool *inherit) {
+    goc_g *next = atomic_load_explicit(&p->runnext, RLX);
+    if (next && p->runnext_streak < RUNNEXT_STREAK_MAX) {
+        if (atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL, ACQ, RLX)) {
+            p->runnext_streak++;
+            *inherit = true;
+            return next;
+        }
+    }
+    p->runnext_streak = 0;
+    *inherit = false;
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&p->runq_head, ACQ);
+        uint32_t t = atomic_load_explicit(&p->runq_tail, RLX);
+        if (t == h) break;
+        goc_g *g = atomic_load_explicit(&p->runq[h % RUNQ_SIZE], RLX);
+        if (atomic_compare_exchange_weak_explicit(&p->runq_head, &h, h + 1, REL, RLX)) return g;
+    }
+    /* the queue is empty: a capped runnext still runs */
+    next = atomic_exchange_explicit(&p->runnext, NULL, ACQ);
+    return next;
+}
+
+bool goc__runq_empty(goc_p *p) {
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&p->runq_head, ACQ);
+        uint32_t t = atomic_load_explicit(&p->runq_tail, ACQ);
+        goc_g *next = atomic_load_explicit(&p->runnext, ACQ);
+        if (t == atomic_load_explicit(&p->runq_tail, ACQ)) return h == t && next == NULL;
+    }
+}
+
+/* Grab half of victim's queue into batch[bh...] (a ring of RUNQ_SIZE). */
+static uint32_t runqgrab(goc_p *victim, _Atomic(goc_g *) *batch, uint32_t bh, bool take_next) {
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&victim->runq_head, ACQ);
+        uint32_t t = atomic_load_explicit(&victim->runq_tail, ACQ);
+        uint32_t n = t - h;
+        n = n - n / 2;
+        if (n == 0) {
+            if (!take_next) return 0;
+            goc_g *next = atomic_load_explicit(&victim->runnext, RLX);
+            if (!next) return 0;
+            /* The victim is probably about to run next itself (a channel hand-off takes
+             * ~100 ns); back off briefly as Go does before taking it. */
+            if (PST_STATE(atomic_load_explicit(&victim->status, RLX)) == P_RUNNING) {
+                for (int i = 0; i < 200; i++) goc__cpu_relax();
+            }
+            if (!atomic_compare_exchange_strong_explicit(&victim->runnext, &next, NULL, ACQ,
+                                                         RLX))
+                continue;
+            atomic_store_explicit(&batch[bh % RUNQ_SIZE], next, RLX);
+            return 1;
+        }
+        if (n > RUNQ_SIZE / 2) continue; /* inconsistent h and t */
+        for (uint32_t i = 0; i < n; i++)
+            atomic_store_explicit(&batch[(bh + i) % RUNQ_SIZE],
+                                  atomic_load_explicit(&victim->runq[(h + i) % RUNQ_SIZE], RLX),
+                                  RLX);
+        if (atomic_compare_exchange_strong_explicit(&victim->runq_head, &h, h + n, REL, RLX))
+            return n;
+    }
+}
+
+goc_g *goc__runqsteal(goc_p *p, goc_p *victim, bool take_next) {
+    uint32_t t = atomic_load_explicit(&p->runq_tail, RLX);
+    uint32_t n = runqgrab(victim, p->runq, t, take_next);
+    if (n == 0) return NULL;
+    n--;
+    goc_g *g = atomic_load_explicit(&p->runq[(t + n) % RUNQ_SIZE], RLX);
+    if (n == 0) return g;
+    atomic_store_explicit(&p->runq_tail, t + n, REL);
+    return g;
+}
+
+/* sched.lock held */
+void goc__globrunqput(goc_g *g) {
+    g->schedlink = NULL;
+    if (goc__sched.runq_tail)
+        goc__sched.runq_tail->schedlink = g;
+    else
+        goc__sched.runq_head = g;
+    goc__sched.runq_tail = g;
+    atomic_fetch_add_explicit(&goc__sched.runqsize, 1, RLX);
+}
+
+/* sched.lock held. Take a fair share of the global queue: one to run, some to the local
+ * queue (Go's globrunqget). max 0 = no limit beyond half the local ring. */
+goc_g *goc__globrunqget(goc_p *p, int max) {
+    int32_t size = atomic_load_explicit(&goc__sched.runqsize, RLX);
+    if (size == 0) return NULL;
+    int32_t n = size / goc__sched.nprocs + 1;
+    if (n > size) n = size;
+    if (max > 0 && n > max) n = max;
+    if (n > RUNQ_SIZE / 2) n = RUNQ_SIZE / 2;
+    atomic_fetch_sub_explicit(&goc__sched.runqsize, n, RLX);
+    goc_g *g = goc__sched.runq_head;
+    goc__sched.runq_head = g->schedlink;
+    if (!goc__sched.runq_head) goc__sched.runq_tail = NULL;
+    while (--n > 0) {
+        goc_g *g2 = goc__sched.runq_head;
+        goc__sched.runq_head = g2->schedlink;
+        if (!goc__sched.runq_head) goc__sched.runq_tail = NULL;
+        goc__runqput(p, g2, false);
+    }
+    return g;
+}

@@ -1,0 +1,651 @@
+/* sched.c — the G/M/P scheduler: Go's proc.go in C.
+ *
+ * Each M runs goc__mstart_loop() on its own thread stack (g0): find a runnable goroutine,
+ * switch to it, and when it switches back carry out the action it asked for (park, yield,
+ * exit, ...). Finding work follows Go's findrunnable: local timers, the global queue every
+ * 61 ticks, the local queue (runnext first), the global queue, a non-blocking netpoll, then
+ * stealing half of a random victim's queue (and, on the last round, its runnext and its due
+ * timers); with nothing found the M gives its P back and sleeps — one M at a time in
+ * epoll_wait with the nearest timer as timeout, the others on their futex note.
+ *
+ * Spinning follows Go's rules: at most half the busy Ps have a spinning M; work that is
+ * made runnable wakes an idle P only when nobody spins; the last spinner to find work wakes
+ * another (resetspinning), and a spinner that gives up re-checks every queue after
+ * releasing its P so that no wake-up is lost.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rt/rt.h"
+#include "rt/sanitize.h"
+
+#define RLX memory_order_relaxed
+#define ACQ memory_order_acquire
+#define REL memory_order_release
+
+goc_g *goc__runqget(goc_p *p, bool *inherit);
+goc_g *goc__runqsteal(goc_p *p, goc_p *victim, bool take_next);
+goc_g *goc__globrunqget(goc_p *p, int max);
+void goc__mstart_thread(goc_m *m);
+void goc__g_release(goc_p *p, goc_g *g);
+
+goc_sched goc__sched;
+__thread goc_m *goc__tls_m;
+
+__attribute__((noinline)) goc_m *goc__getm(void) {
+    goc_m *m = goc__tls_m;
+    __asm__ __volatile__("" ::: "memory");
+    return m;
+}
+
+__attribute__((noinline)) goc_g *goc__getg(void) {
+    goc_m *m = goc__tls_m;
+    return m ? m->curg : NULL;
+}
+
+/* errno is written through a call so that no cached TLS address from before a switch (the
+ * goroutine may now be on another thread) is used. */
+__attribute__((noinline)) static void set_errno(int e) { errno = e; }
+__attribute__((noinline)) static int get_errno(void) { return errno; }
+
+uint64_t goc__gid(const goc_g *g) { return g ? g->id : 0; }
+
+/* ---------------------------------------------------------------- P ownership */
+
+static void acquirep(goc_m *m, goc_p *p) {
+    m->p = p;
+    atomic_store_explicit(&p->m, m, RLX);
+    atomic_store_explicit(&p->status, PST(m, P_RUNNING), REL);
+}
+
+static goc_p *releasep(goc_m *m) {
+    goc_p *p = m->p;
+    m->p = NULL;
+    atomic_store_explicit(&p->m, NULL, RLX);
+    atomic_store_explicit(&p->status, P_IDLE, REL);
+    return p;
+}
+
+/* sched.lock held */
+void goc__pidleput(goc_p *p) {
+    p->link = goc__sched.pidle;
+    goc__sched.pidle = p;
+    atomic_fetch_add_explicit(&goc__sched.npidle, 1, RLX);
+}
+
+/* sched.lock held */
+goc_p *goc__pidleget(void) {
+    goc_p *p = goc__sched.pidle;
+    if (p) {
+        goc__sched.pidle = p->link;
+        atomic_fetch_sub_explicit(&goc__sched.npidle, 1, RLX);
+    }
+    return p;
+}
+
+static bool pin_slow(goc_m *m, goc_p *p);
+
+/* Claim the right to use g's P from goroutine code (see rt.h). May move g to another M. */
+goc_p *goc__pin(goc_g *g) {
+    for (;;) {
+        goc_m *m = g->m;
+        atomic_store_explicit(&m->in_rt, 1, RLX);
+        atomic_signal_fence(memory_order_seq_cst);
+        goc_p *p = m->p;
+        if (__builtin_expect(p && atomic_load_explicit(&p->status, RLX) == PST(m, P_RUNNING),
+                             1)) {
+            atomic_thread_fence(memory_order_acquire);
+            return p;
+        }
+        if (pin_slow(m, p)) return g->m->p;
+    }
+}
+
+/* The P was retaken (or is being retaken) by sysmon while g ran user code. */
+static bool pin_slow(goc_m *m, goc_p *p) {
+    /* sysmon is deciding: it sees in_rt and gives the P back, or takes it */
+    while (p && atomic_load_explicit(&p->status, ACQ) == PST(m, P_PREEMPT)) goc__cpu_relax();
+    if (p && atomic_load_explicit(&p->status, ACQ) == PST(m, P_RUNNING)) return true;
+    m->p = NULL;
+    goc__lock(&goc__sched.lock);
+    goc_p *np = goc__pidleget();
+    goc__unlock(&goc__sched.lock);
+    if (np) {
+        acquirep(m, np);
+        return true;
+    }
+    /* No P free: queue ourselves and let this M sleep until one is. */
+    goc__unpin(m);
+    goc__switch_to_g0(m->curg, ACT_NO_P);
+    return false; /* running again, possibly on another M: pin afresh */
+}
+
+/* ---------------------------------------------------------------- waking Ms */
+
+static goc_m *mget(void) { /* sched.lock held */
+    goc_m *m = goc__sched.midle;
+    if (m) {
+        goc__sched.midle = m->link;
+        goc__sched.nmidle--;
+    }
+    return m;
+}
+
+static goc_m *newm_alloc(void) {
+    goc_m *m = calloc(1, sizeof *m);
+    if (!m) goc__fatal("out of memory allocating an M");
+    goc__lock(&goc__sched.lock);
+    if (goc__sched.mcount >= MAX_THREADS) {
+        goc__unlock(&goc__sched.lock);
+        goc__fatal("thread exhaustion");
+    }
+    m->id = goc__sched.mcount++;
+    goc__unlock(&goc__sched.lock);
+    m->rand = (uint64_t)goc_now() * 0x9E3779B97F4A7C15ull + (uint64_t)m->id;
+    return m;
+}
+
+static void *mstart_trampoline(void *arg) {
+    goc__mstart_thread((goc_m *)arg);
+    return NULL;
+}
+
+static void newm(goc_p *p, bool spinning) {
+    goc_m *m = newm_alloc();
+    m->nextp = p;
+    m->spinning = spinning;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 1 << 20);
+    int err = pthread_create(&m->thread, &attr, mstart_trampoline, m);
+    pthread_attr_destroy(&attr);
+    if (err) {
+        errno = err;
+        goc__fatal("pthread_create failed");
+    }
+}
+
+/* Give p (or an idle P) to an idle or new M. spinning: the M starts out spinning and the
+ * caller has already counted it in nmspinning. */
+void goc__startm(goc_p *p, bool spinning) {
+    goc__lock(&goc__sched.lock);
+    if (!p) {
+        p = goc__pidleget();
+        if (!p) {
+            goc__unlock(&goc__sched.lock);
+            if (spinning) atomic_fetch_sub_explicit(&goc__sched.nmspinning, 1, RLX);
+            return;
+        }
+    }
+    goc_m *m = mget();
+    goc__unlock(&goc__sched.lock);
+    if (!m) {
+        newm(p, spinning);
+        return;
+    }
+    m->spinning = spinning;
+    m->nextp = p;
+    goc__note_wake(m);
+}
+
+/* Wake an idle P if there is one and nobody is already looking for work (Go's wakep). */
+void goc__wakep(void) {
+    if (atomic_load_explicit(&goc__sched.npidle, RLX) == 0) return;
+    int32_t z = 0;
+    if (atomic_load_explicit(&goc__sched.nmspinning, RLX) != 0 ||
+        !atomic_compare_exchange_strong_explicit(&goc__sched.nmspinning, &z, 1, RLX, RLX))
+        return;
+    goc__startm(NULL, true);
+}
+
+/* The M is giving p up (blocking call, locked thread, sysmon retake): keep its work going. */
+void goc__handoffp(goc_p *p) {
+    if (!goc__runq_empty(p) || atomic_load_explicit(&goc__sched.runqsize, RLX) != 0) {
+        goc__startm(p, false);
+        return;
+    }
+    int32_t z = 0;
+    if (atomic_load_explicit(&goc__sched.nmspinning, RLX) +
+                atomic_load_explicit(&goc__sched.npidle, RLX) ==
+            0 &&
+        atomic_compare_exchange_strong_explicit(&goc__sched.nmspinning, &z, 1, RLX, RLX)) {
+        goc__startm(p, true);
+        return;
+    }
+    goc__lock(&goc__sched.lock);
+    if (atomic_load_explicit(&goc__sched.runqsize, RLX) != 0) {
+        goc__unlock(&goc__sched.lock);
+        goc__startm(p, false);
+        return;
+    }
+    int64_t when = atomic_load_explicit(&p->timer0, RLX);
+    goc__pidleput(p);
+    goc__unlock(&goc__sched.lock);
+    /* Its timers still need someone to sleep until them. */
+    if (when != 0) {
+        if (atomic_load_explicit(&goc__sched.lastpoll, RLX) == 0) {
+            if (when < atomic_load_explicit(&goc__sched.poll_until, RLX)) goc__netpoll_break();
+        } else {
+            goc__wakep();
+        }
+    }
+}
+
+/* Stop the M until someone hands it a P. */
+static void stopm(goc_m *m) {
+    goc__lock(&goc__sched.lock);
+    m->link = goc__sched.midle;
+    goc__sched.midle = m;
+    goc__sched.nmidle++;
+    goc__checkdead();
+    goc__unlock(&goc__sched.lock);
+    goc__note_sleep(m, -1);
+    acquirep(m, m->nextp);
+    m->nextp = NULL;
+}
+
+/* Put a list of goroutines (linked by schedlink) on run queues and wake Ps for them. */
+void goc__inject_glist(goc_g *list) {
+    if (!list) return;
+    int n = 0;
+    goc_g *tail = list;
+    for (goc_g *g = list; g; g = g->schedlink) {
+        atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
+        tail = g;
+        n++;
+    }
+    goc__lock(&goc__sched.lock);
+    if (goc__sched.runq_tail)
+        goc__sched.runq_tail->schedlink = list;
+    else
+        goc__sched.runq_head = list;
+    goc__sched.runq_tail = tail;
+    atomic_fetch_add_explicit(&goc__sched.runqsize, n, RLX);
+    goc__unlock(&goc__sched.lock);
+    for (int i = 0; i < n && atomic_load_explicit(&goc__sched.npidle, RLX) > 0; i++)
+        goc__wakep();
+}
+
+/* ---------------------------------------------------------------- making Gs runnable */
+
+void goc__ready(goc_g *g) {
+    atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
+    goc_m *m = goc__getm();
+    if (m && m->curg) {
+        goc_g *self = m->curg;
+        goc_p *p = goc__pin(self);
+        goc__runqput(p, g, true);
+        goc__unpin(self->m);
+    } else if (m && m->p) {
+        goc__runqput(m->p, g, true); /* on g0: the P is ours */
+    } else {
+        goc__lock(&goc__sched.lock);
+        goc__globrunqput(g);
+        goc__unlock(&goc__sched.lock);
+    }
+    goc__wakep();
+}
+
+uint64_t goc__wait_prepare(goc_g *g) {
+    uint64_t t = ++g->wait_seq;
+    g->park_result = 0;
+    atomic_store_explicit(&g->wait_token, t, REL);
+    return t;
+}
+
+bool goc__wait_claim(goc_g *g, uint64_t token) {
+    uint64_t t = token;
+    return atomic_compare_exchange_strong_explicit(&g->wait_token, &t, 0, memory_order_acq_rel,
+                                                   RLX);
+}
+
+/* ---------------------------------------------------------------- switching */
+
+/* On g's stack: leave for the scheduler with an action; returns when g runs again. */
+void goc__switch_to_g0(goc_g *g, int action) {
+    goc_m *m = g->m;
+    m->action = action;
+    g->saved_errno = get_errno();
+    goc__san_before_switch(m, g, NULL, action == ACT_EXIT);
+    goc__ctx_switch(&g->ctx, &m->g0);
+    /* Back on g's stack, possibly on another thread: g->m is the current M. */
+    goc__san_after_switch(g->m, g);
+    set_errno(g->saved_errno);
+}
+
+static void park_timeout(void *arg, uint64_t token) {
+    goc_g *g = arg;
+    if (goc__wait_claim(g, token)) {
+        g->park_result = GOC_ETIMEDOUT;
+        goc__ready(g);
+    }
+}
+
+/* Hooks the context package installs (context/) so that park can watch a context. */
+void (*goc__ctx_watch_hook)(goc_g *g, struct goc_context *ctx, uint64_t token);
+void (*goc__ctx_unwatch_hook)(goc_g *g, struct goc_context *ctx);
+
+int goc__park(const char *reason, void (*unlock)(void *), void *arg, int64_t deadline,
+              struct goc_context *ctx) {
+    goc_g *g = goc__getg();
+    if (!g) goc__fatal("goc: blocking call outside a goroutine");
+    g->wait_reason = reason;
+    g->park_unlock = unlock;
+    g->park_arg = arg;
+    g->park_deadline = deadline;
+    g->park_ctx = ctx;
+    goc__switch_to_g0(g, ACT_PARK);
+    if (deadline >= 0) goc__timer_del(&g->timer);
+    if (ctx && goc__ctx_unwatch_hook) goc__ctx_unwatch_hook(g, ctx);
+    /* No claim can succeed any more (the claim that woke us cleared it; a timeout or
+     * cancellation claimed it too). */
+    return g->park_result;
+}
+
+/* On g0 after a G asked to park. The G is off its stack. */
+static void do_park(goc_m *m, goc_g *g) {
+    /* Copy first: once a timer or ctx may wake g, it can run and park again elsewhere. */
+    void (*unlock)(void *) = g->park_unlock;
+    void *arg = g->park_arg;
+    int64_t deadline = g->park_deadline;
+    struct goc_context *ctx = g->park_ctx;
+    uint64_t token = atomic_load_explicit(&g->wait_token, RLX);
+    g->wait_since = goc_now();
+    atomic_store_explicit(&g->status, G_WAITING, REL);
+    if (deadline >= 0 && token) {
+        g->timer.fn = park_timeout;
+        g->timer.arg = g;
+        g->timer.seq = token;
+        /* Timer heaps are locked, so a P we lost to sysmon still takes the timer. */
+        goc_p *tp = m->p ? m->p : goc__sched.allp[g->id % (uint64_t)goc__sched.nprocs];
+        goc__timer_add(tp, &g->timer, deadline);
+    }
+    if (ctx && token && goc__ctx_watch_hook) goc__ctx_watch_hook(g, ctx, token);
+    if (unlock) unlock(arg);
+}
+
+/* ---------------------------------------------------------------- finding work */
+
+/* *now is read from the clock lazily (0 = not yet): most schedules have no timer due. */
+static int64_t check_timers(goc_p *p, int64_t *now, bool *ran) {
+    int64_t next = atomic_load_explicit(&p->timer0, RLX);
+    *ran = false;
+    if (next == 0) return 0;
+    if (*now == 0) *now = goc_now();
+    if (next > *now) return next;
+    return goc__timers_run(p, *now, ran);
+}
+
+static goc_g *steal_work(goc_m *m, int64_t *now, int64_t *poll_until, bool *new_work) {
+    goc_p *p = m->p;
+    int n = goc__sched.nprocs;
+    *new_work = false;
+    for (int i = 0; i < STEAL_TRIES; i++) {
+        bool last = i == STEAL_TRIES - 1;
+        uint32_t start = goc__randn((uint32_t)n);
+        for (int k = 0; k < n; k++) {
+            goc_p *v = goc__sched.allp[(start + (uint32_t)k) % (uint32_t)n];
+            if (v == p) continue;
+            if (last && atomic_load_explicit(&v->timer0, RLX) != 0) {
+                bool ran;
+                int64_t w = check_timers(v, now, &ran);
+                if (w != 0 && (*poll_until == 0 || w < *poll_until)) *poll_until = w;
+                if (ran) {
+                    bool inherit;
+                    goc_g *g = goc__runqget(p, &inherit);
+                    if (g) return g;
+                    *new_work = true;
+                }
+            }
+            if (PST_STATE(atomic_load_explicit(&v->status, RLX)) == P_IDLE) continue;
+            goc_g *g = goc__runqsteal(p, v, last);
+            if (g) return g;
+        }
+    }
+    return NULL;
+}
+
+static void reset_spinning(goc_m *m) {
+    m->spinning = false;
+    if (atomic_fetch_sub_explicit(&goc__sched.nmspinning, 1, RLX) == 1) goc__wakep();
+}
+
+/* Returns a runnable G with m holding a P. May sleep. */
+static goc_g *findrunnable(goc_m *m, bool *inherit) {
+    goc_g *g;
+top:;
+    goc_p *p = m->p;
+    int64_t now = 0;
+    bool ran;
+    int64_t poll_until = check_timers(p, &now, &ran);
+    *inherit = false;
+
+    if (atomic_load_explicit(&p->schedtick, RLX) % GLOBAL_RUNQ_TICK == 0 &&
+        atomic_load_explicit(&goc__sched.runqsize, RLX) > 0) {
+        goc__lock(&goc__sched.lock);
+        g = goc__globrunqget(p, 1);
+        goc__unlock(&goc__sched.lock);
+        if (g) return g;
+    }
+    g = goc__runqget(p, inherit);
+    if (g) return g;
+    if (atomic_load_explicit(&goc__sched.runqsize, RLX) > 0) {
+        goc__lock(&goc__sched.lock);
+        g = goc__globrunqget(p, 0);
+        goc__unlock(&goc__sched.lock);
+        if (g) return g;
+    }
+    /* Non-blocking network poll, as in Go: only if somebody waits and nobody is polling. */
+    if (atomic_load_explicit(&goc__netpoll_waiters, RLX) > 0 &&
+        atomic_load_explicit(&goc__sched.lastpoll, RLX) != 0) {
+        goc_g *list = goc__netpoll(0);
+        if (list) {
+            g = list;
+            goc__inject_glist(list->schedlink);
+            atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
+            return g;
+        }
+    }
+    /* Steal, unless enough Ms are already spinning. */
+    int32_t busy = goc__sched.nprocs - atomic_load_explicit(&goc__sched.npidle, RLX);
+    if (m->spinning || 2 * atomic_load_explicit(&goc__sched.nmspinning, RLX) < busy) {
+        if (!m->spinning) {
+            m->spinning = true;
+            atomic_fetch_add_explicit(&goc__sched.nmspinning, 1, RLX);
+        }
+        bool new_work;
+        g = steal_work(m, &now, &poll_until, &new_work);
+        if (g) return g;
+        if (new_work) goto top;
+    }
+
+    /* Nothing to do: give the P back. */
+    goc__lock(&goc__sched.lock);
+    if (atomic_load_explicit(&goc__sched.runqsize, RLX) > 0) {
+        g = goc__globrunqget(p, 0);
+        goc__unlock(&goc__sched.lock);
+        return g;
+    }
+    releasep(m);
+    goc__pidleput(p);
+    goc__unlock(&goc__sched.lock);
+
+    bool was_spinning = m->spinning;
+    if (m->spinning) {
+        m->spinning = false;
+        atomic_fetch_sub_explicit(&goc__sched.nmspinning, 1, RLX);
+        /* Re-check every queue: work made runnable while we were giving up would
+         * otherwise wait for the next wake-up (Go's "delicate dance"). */
+        for (int i = 0; i < goc__sched.nprocs; i++) {
+            goc_p *v = goc__sched.allp[i];
+            if (!goc__runq_empty(v)) {
+                goc__lock(&goc__sched.lock);
+                goc_p *np = goc__pidleget();
+                goc__unlock(&goc__sched.lock);
+                if (np) {
+                    acquirep(m, np);
+                    m->spinning = true;
+                    atomic_fetch_add_explicit(&goc__sched.nmspinning, 1, RLX);
+                    goto top;
+                }
+                break;
+            }
+        }
+        int64_t w = goc__timers_earliest();
+        if (w != 0 && (poll_until == 0 || w < poll_until)) poll_until = w;
+    } else {
+        int64_t w = goc__timers_earliest();
+        if (w != 0 && (poll_until == 0 || w < poll_until)) poll_until = w;
+    }
+
+    /* Block in the poller until I/O or the nearest timer, if nobody else is. */
+    if ((atomic_load_explicit(&goc__netpoll_waiters, RLX) > 0 || poll_until != 0) &&
+        atomic_exchange_explicit(&goc__sched.lastpoll, 0, RLX) != 0) {
+        atomic_store_explicit(&goc__sched.poll_until, poll_until, RLX);
+        int64_t delay = -1;
+        if (poll_until != 0) {
+            delay = poll_until - goc_now();
+            if (delay < 0) delay = 0;
+        }
+        goc_g *list = goc__netpoll(delay);
+        atomic_store_explicit(&goc__sched.poll_until, 0, RLX);
+        atomic_store_explicit(&goc__sched.lastpoll, goc_now(), RLX);
+        goc__lock(&goc__sched.lock);
+        goc_p *np = goc__pidleget();
+        goc__unlock(&goc__sched.lock);
+        if (!np) {
+            goc__inject_glist(list);
+        } else {
+            acquirep(m, np);
+            if (list) {
+                g = list;
+                goc__inject_glist(list->schedlink);
+                atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
+                return g;
+            }
+            if (was_spinning) {
+                m->spinning = true;
+                atomic_fetch_add_explicit(&goc__sched.nmspinning, 1, RLX);
+            }
+            goto top;
+        }
+    } else if (poll_until != 0) {
+        int64_t pu = atomic_load_explicit(&goc__sched.poll_until, RLX);
+        if (pu == 0 || poll_until < pu) goc__netpoll_break();
+    }
+    stopm(m);
+    goto top;
+}
+
+/* ---------------------------------------------------------------- running Gs */
+
+static void execute(goc_m *m, goc_g *g, bool inherit) {
+    goc_p *p = m->p;
+    /* Every schedule counts (also a runnext hand-off that inherits the slice): sysmon's
+     * hog detection and the 61-tick global queue check both watch this counter. */
+    (void)inherit;
+    atomic_store_explicit(&p->schedtick, atomic_load_explicit(&p->schedtick, RLX) + 1, RLX);
+    m->curg = g;
+    g->m = m;
+    atomic_store_explicit(&g->status, G_RUNNING, RLX);
+    atomic_store_explicit(&m->in_rt, 0, REL);
+    goc__san_before_switch(m, NULL, g, false);
+    goc__ctx_switch(&m->g0, &g->ctx);
+    goc__san_after_switch(m, NULL);
+    atomic_store_explicit(&m->in_rt, 1, RLX);
+    atomic_thread_fence(memory_order_seq_cst);
+    m->curg = NULL;
+    /* While g ran user code sysmon may have taken the P (see rt.h). */
+    p = m->p;
+    if (p) {
+        while (atomic_load_explicit(&p->status, ACQ) == PST(m, P_PREEMPT)) goc__cpu_relax();
+        if (atomic_load_explicit(&p->status, ACQ) != PST(m, P_RUNNING)) m->p = NULL;
+    }
+}
+
+/* A locked M whose goroutine is not running: give the P away and wait for the G. */
+static void stoplockedm(goc_m *m) {
+    if (m->p) goc__handoffp(releasep(m));
+    goc__lock(&goc__sched.lock);
+    goc__sched.nmidlelocked++;
+    goc__checkdead();
+    goc__unlock(&goc__sched.lock);
+    goc__note_sleep(m, -1);
+    goc__lock(&goc__sched.lock);
+    goc__sched.nmidlelocked--;
+    goc__unlock(&goc__sched.lock);
+    acquirep(m, m->nextp);
+    m->nextp = NULL;
+}
+
+/* g belongs to another (locked) M: hand it our P and sleep. */
+static void startlockedm(goc_m *m, goc_g *g) {
+    goc_m *lm = g->lockedm;
+    goc_p *p = releasep(m);
+    lm->nextp = p;
+    goc__note_wake(lm);
+    stopm(m);
+}
+
+static void after_switch(goc_m *m, goc_g *g) {
+    switch (m->action) {
+    case ACT_PARK:
+        do_park(m, g);
+        break;
+    case ACT_YIELD:
+        atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
+        if (m->p) {
+            goc__runqput(m->p, g, false);
+        } else {
+            goc__lock(&goc__sched.lock);
+            goc__globrunqput(g);
+            goc__unlock(&goc__sched.lock);
+        }
+        break;
+    case ACT_EXIT:
+        goc__g_release(m->p, g);
+        break;
+    case ACT_NO_P: /* g lost its P to sysmon and none is free: queue it, sleep */
+        atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
+        goc__lock(&goc__sched.lock);
+        goc__globrunqput(g);
+        goc__unlock(&goc__sched.lock);
+        break;
+    case ACT_SYSCALL_BLOCK: /* exitsyscall found no P */
+        atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
+        goc__lock(&goc__sched.lock);
+        goc__globrunqput(g);
+        goc__unlock(&goc__sched.lock);
+        break;
+    }
+    m->action = ACT_NONE;
+}
+
+void goc__mstart_loop(goc_m *m) {
+    atomic_store_explicit(&m->in_rt, 1, RLX);
+    for (;;) {
+        if (!m->p && !m->lockedg) stopm(m);
+        if (m->lockedg) {
+            /* This M serves one goroutine only: give the P away and wait until whoever
+             * finds the goroutine runnable hands us a P to run it on. */
+            goc_g *lg = m->lockedg;
+            stoplockedm(m);
+            execute(m, lg, false);
+            after_switch(m, lg);
+            continue;
+        }
+        bool inherit;
+        goc_g *g = findrunnable(m, &inherit);
+        if (m->spinning) reset_spinning(m);
+        if (g->lockedm && g->lockedm != m) {
+            startlockedm(m, g);
+            continue;
+        }
+        execute(m, g, inherit);
+        after_switch(m, g);
+    }
+}

@@ -1,0 +1,141 @@
+/* sysmon.c — the system monitor: a thread without a P (Go's sysmon).
+ *
+ * It sleeps 20 us, doubling up to 10 ms while nothing happens, and on each wake-up:
+ * - retakes the P of a goroutine that has sat in a blocking call (goc_syscall_enter) for
+ *   more than a tick when other work waits, handing it to another thread;
+ * - retakes the P of a goroutine that has run for more than 10 ms without reaching a
+ *   scheduling point while other goroutines or timers wait. C has no safe points, so
+ *   instead of preempting the hog we take its P away: the hog keeps its thread and runs on,
+ *   and gets a P back at its next runtime call (goc__pin). The retake is an asymmetric
+ *   Dekker handshake: compare-and-swap the P to PREEMPT, membarrier() so the hog's thread
+ *   has published m->in_rt, and give up if the hog is inside the runtime right now;
+ * - polls the network if nobody has for 10 ms.
+ * Threads: sysmon itself, plus one per P handed off; goroutines stuck in blocking calls
+ * keep their threads, up to MAX_THREADS (10,000, Go's default) in all.
+ */
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "rt/rt.h"
+
+#define RLX memory_order_relaxed
+#define ACQ memory_order_acquire
+
+static bool membarrier_ok;
+
+static int membarrier(int cmd) { return (int)syscall(SYS_membarrier, cmd, 0, 0); }
+
+static bool p_has_waiting_work(goc_p *p, int64_t now) {
+    if (!goc__runq_empty(p) || atomic_load_explicit(&goc__sched.runqsize, RLX) > 0) return true;
+    int64_t t0 = atomic_load_explicit(&p->timer0, RLX);
+    return t0 != 0 && t0 <= now + SYSMON_MAX_DELAY_US * GOC_MICROSECOND;
+}
+
+#define SYSMON_WATCH_DELAY_US 1000 /* cap while a P runs long with work waiting behind it */
+
+static int retake(int64_t now, bool *watching) {
+    int n = 0;
+    *watching = false;
+    for (int i = 0; i < goc__sched.nprocs; i++) {
+        goc_p *p = goc__sched.allp[i];
+        uint32_t st = atomic_load_explicit(&p->status, ACQ);
+        uint32_t state = PST_STATE(st);
+        if (state == P_SYSCALL) {
+            uint32_t t = atomic_load_explicit(&p->syscalltick, RLX);
+            if (p->sysmon_tick != t || p->sysmon_when == 0) {
+                p->sysmon_tick = t;
+                p->sysmon_when = now;
+                continue;
+            }
+            if (now - p->sysmon_when < SYSCALL_RETAKE_NS) continue;
+            /* Keep the P if it has nothing to do and others are looking for work. */
+            if (goc__runq_empty(p) &&
+                atomic_load_explicit(&goc__sched.nmspinning, RLX) +
+                        atomic_load_explicit(&goc__sched.npidle, RLX) >
+                    0 &&
+                !p_has_waiting_work(p, now))
+                continue;
+            if (atomic_compare_exchange_strong(&p->status, &st, P_IDLE)) {
+                atomic_store_explicit(&p->m, NULL, RLX);
+                goc__handoffp(p);
+                n++;
+            }
+        } else if (state == P_RUNNING) {
+            uint32_t t = atomic_load_explicit(&p->schedtick, RLX);
+            if (p->sysmon_tick != t || p->sysmon_when == 0) {
+                p->sysmon_tick = t;
+                p->sysmon_when = now;
+                continue;
+            }
+            if (!membarrier_ok || !p_has_waiting_work(p, now)) continue;
+            *watching = true; /* a possible hog: look again soon */
+            if (now - p->sysmon_when < FORCE_PREEMPT_NS) continue;
+            goc_m *m = atomic_load_explicit(&p->m, ACQ);
+            if (!m) continue;
+            uint32_t pre = (st & ~3u) | P_PREEMPT;
+            if (!atomic_compare_exchange_strong(&p->status, &st, pre)) continue;
+            membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+            if (atomic_load_explicit(&m->in_rt, ACQ) != 0) {
+                atomic_store(&p->status, st); /* inside the runtime: it will schedule soon */
+                continue;
+            }
+            atomic_store_explicit(&p->m, NULL, RLX);
+            atomic_store(&p->status, P_IDLE);
+            p->sysmon_when = 0;
+            goc__handoffp(p);
+            n++;
+        } else {
+            p->sysmon_when = 0;
+        }
+    }
+    return n;
+}
+
+static void *sysmon_main(void *arg) {
+    (void)arg;
+    int idle = 0;
+    bool watching = false;
+    int64_t delay_us = SYSMON_MIN_DELAY_US;
+    for (;;) {
+        if (idle == 0)
+            delay_us = SYSMON_MIN_DELAY_US;
+        else if (idle > 50)
+            delay_us *= 2; /* Go: start doubling after 1 ms of nothing */
+        if (delay_us > SYSMON_MAX_DELAY_US) delay_us = SYSMON_MAX_DELAY_US;
+        if (watching && delay_us > SYSMON_WATCH_DELAY_US) delay_us = SYSMON_WATCH_DELAY_US;
+        usleep((useconds_t)delay_us);
+        int64_t now = goc_now();
+        /* Poll the network if nobody has for 10 ms. */
+        int64_t lp = atomic_load_explicit(&goc__sched.lastpoll, RLX);
+        if (lp != 0 && lp + NETPOLL_FORCE_NS < now &&
+            atomic_load_explicit(&goc__netpoll_waiters, RLX) > 0) {
+            int64_t exp = lp;
+            if (atomic_compare_exchange_strong(&goc__sched.lastpoll, &exp, now)) {
+                goc_g *list = goc__netpoll(0);
+                goc__inject_glist(list);
+            }
+        }
+        /* Overdue timers with nobody awake to run them (all Ps busy in hogs are handled
+         * by retake; this covers idle Ps whose poller has not been woken). */
+        int64_t next = goc__timers_earliest();
+        if (next != 0 && next < now - GOC_MILLISECOND) goc__wakep();
+        if (retake(now, &watching) > 0)
+            idle = 0;
+        else
+            idle++;
+    }
+    return NULL;
+}
+
+void goc__sysmon_start(void) {
+    membarrier_ok = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 << 10);
+    if (pthread_create(&t, &attr, sysmon_main, NULL) != 0) goc__fatal("cannot start sysmon");
+    pthread_attr_destroy(&attr);
+}
