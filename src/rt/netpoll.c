@@ -15,6 +15,17 @@
 #include "rt/netpoll.h"
 #include "rt/rt.h"
 
+#if defined(GOC_TSAN)
+#include <sanitizer/tsan_interface.h>
+/* epoll_ctl -> epoll_wait hands the record's pointer to another thread through the kernel,
+ * which TSan cannot see: model it as a release at registration and an acquire per event. */
+#define NETPOLL_TSAN_RELEASE(pd) __tsan_release(pd)
+#define NETPOLL_TSAN_ACQUIRE(pd) __tsan_acquire(pd)
+#else
+#define NETPOLL_TSAN_RELEASE(pd) ((void)(pd))
+#define NETPOLL_TSAN_ACQUIRE(pd) ((void)(pd))
+#endif
+
 #define NETPOLL_EVENTS 128 /* events taken per epoll_wait, as Go */
 
 static int epfd = -1;
@@ -34,6 +45,7 @@ void goc__netpoll_init(void) {
 int goc__netpoll_open(int fd, goc__pollable *pd) {
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
                              .data.ptr = pd};
+    NETPOLL_TSAN_RELEASE(pd);
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
@@ -101,6 +113,7 @@ got:
             atomic_store(&break_pending, 0);
             continue;
         }
+        NETPOLL_TSAN_ACQUIRE(pd);
         pd->ready(pd, events[i].events, &list);
     }
     errno = saved;

@@ -55,7 +55,7 @@ static goc_g *g_new_record(void) {
 /* A dead G with a stack of the wanted size (0 = default), from p's cache or the global one. */
 static goc_g *gfget(goc_p *p, size_t size) {
     if (size == 0) {
-        if (!p->gfree && gfree_global) {
+        if (!p->gfree) { /* no unlocked peek at gfree_global: it would race (TSan) */
             goc__lock(&gfree_lock);
             for (int i = 0; i < GFREE_BATCH && gfree_global; i++) {
                 goc_g *g = gfree_global;
@@ -74,13 +74,10 @@ static goc_g *gfget(goc_p *p, size_t size) {
             return g;
         }
     }
-    goc_g *g = NULL;
-    if (gfree_nostack) {
-        goc__lock(&gfree_lock);
-        g = gfree_nostack;
-        if (g) gfree_nostack = g->schedlink;
-        goc__unlock(&gfree_lock);
-    }
+    goc__lock(&gfree_lock);
+    goc_g *g = gfree_nostack;
+    if (g) gfree_nostack = g->schedlink;
+    goc__unlock(&gfree_lock);
     if (!g) g = g_new_record();
     if (!g) return NULL;
     if (!goc__stack_alloc(g, size)) {

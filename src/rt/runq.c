@@ -37,7 +37,7 @@ static bool runqputslow(goc_p *p, goc_g *g, uint32_t h, uint32_t t) {
 
 void goc__runqput(goc_p *p, goc_g *g, bool next) {
     if (next) {
-        goc_g *old = atomic_exchange_explicit(&p->runnext, g, RLX);
+        goc_g *old = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
         if (!old) return;
         g = old; /* the one it displaced goes to the tail */
     }
