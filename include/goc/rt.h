@@ -15,9 +15,14 @@
  * goc_main(), and per goroutine with goc_go_stack(). Overflowing a stack ends the program with
  * "fatal error: stack overflow" and exit status 2; it never corrupts memory silently.
  *
- * errno belongs to the goroutine: it survives every switch and moves with the goroutine
- * between threads. Other thread-local state in user code is only safe between two blocking
- * calls, or for a goroutine under goc_lock_os_thread().
+ * errno belongs to the goroutine: the runtime saves it at every switch and restores it on
+ * whichever thread the goroutine resumes. One compiler caveat: GCC and Clang treat the
+ * address of errno (like any thread-local) as constant within a function, so a function that
+ * touches errno both before and after a blocking goc call may, once the goroutine has moved
+ * to another thread, read the old thread's errno. Define GOC_SAFE_ERRNO before including
+ * goc.h (or pass -DGOC_SAFE_ERRNO) and errno is re-located after every call, which makes it
+ * exact; the library itself is built that way. Other thread-local state in user code is
+ * only safe between two blocking calls, or for a goroutine under goc_lock_os_thread().
  */
 #ifndef GOC_RT_H
 #define GOC_RT_H
@@ -29,6 +34,14 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* The calling thread's errno, looked up afresh at every call (see the header comment). */
+int *goc_errno_location(void);
+#if defined(GOC_SAFE_ERRNO)
+#include <errno.h>
+#undef errno
+#define errno (*goc_errno_location())
 #endif
 
 /* Time: int64_t nanoseconds on the monotonic clock. */

@@ -50,6 +50,8 @@ void goc__allgs_add(goc_g *g) {
     goc__unlock(&allgs_lock);
 }
 
+size_t goc__test_allgs_len(void) { return atomic_load(&allgs_len); }
+
 /* ---- async-signal-safe output ---- */
 typedef struct {
     int fd;

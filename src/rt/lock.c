@@ -17,17 +17,24 @@
 #define LOCK_SPIN_ROUNDS 64 /* ~1-2 us of pause instructions before sleeping */
 
 int goc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t ns) {
+    int saved = errno;
     struct timespec ts, *tp = NULL;
     if (ns >= 0) {
         ts.tv_sec = ns / GOC_SECOND;
         ts.tv_nsec = ns % GOC_SECOND;
         tp = &ts;
     }
-    return (int)syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, tp, NULL, 0);
+    int r = (int)syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, tp, NULL, 0);
+    errno = saved;
+    return r;
 }
 
+/* Wakes happen inside calls like goc_go() that do not switch goroutines; they must not
+ * disturb the caller's errno. */
 void goc__futex_wake(_Atomic uint32_t *addr, int n) {
+    int saved = errno;
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+    errno = saved;
 }
 
 void goc__lock_slow(goc__lock_t *l) {
@@ -64,6 +71,8 @@ void goc__note_wake(goc_m *m) {
     atomic_store_explicit(&m->note, 1, memory_order_release);
     goc__futex_wake(&m->note, 1);
 }
+
+int *goc_errno_location(void) { return __errno_location(); }
 
 int64_t goc_now(void) {
     struct timespec ts;

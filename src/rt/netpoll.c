@@ -64,9 +64,11 @@ void goc__netpoll_break(void) {
     if (!atomic_compare_exchange_strong(&break_pending, &z, 1)) return;
     uint64_t one = 1;
     ssize_t r;
+    int saved = errno;
     do {
         r = write(breakfd, &one, sizeof one);
     } while (r < 0 && errno == EINTR);
+    errno = saved;
 }
 
 /* delay < 0: block; 0: poll; > 0: block up to delay ns. */

@@ -266,8 +266,27 @@ void goc__inject_glist(goc_g *list) {
     goc__sched.runq_tail = tail;
     atomic_fetch_add_explicit(&goc__sched.runqsize, n, RLX);
     goc__unlock(&goc__sched.lock);
+    /* Start an M for each idle P directly (Go's injectglist): wakep would defer to a
+     * spinning M that may already be past its last look at the global queue. */
     for (int i = 0; i < n && atomic_load_explicit(&goc__sched.npidle, RLX) > 0; i++)
-        goc__wakep();
+        goc__startm(NULL, false);
+}
+
+/* On g0 of an M that has no P: make g runnable without losing it. Under sched.lock either
+ * an idle P exists (we take it and g runs here) or every P is owned by an M that will
+ * look at the global queue before it can go idle. */
+static void requeue_without_p(goc_m *m, goc_g *g) {
+    atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
+    goc__lock(&goc__sched.lock);
+    goc_p *p = goc__pidleget();
+    if (!p) {
+        goc__globrunqput(g);
+        goc__unlock(&goc__sched.lock);
+        return;
+    }
+    goc__unlock(&goc__sched.lock);
+    acquirep(m, p);
+    goc__runqput(p, g, false);
 }
 
 /* ---------------------------------------------------------------- making Gs runnable */
@@ -283,9 +302,12 @@ void goc__ready(goc_g *g) {
     } else if (m && m->p) {
         goc__runqput(m->p, g, true); /* on g0: the P is ours */
     } else {
+        /* A thread the runtime did not start (or an M without a P). */
         goc__lock(&goc__sched.lock);
         goc__globrunqput(g);
         goc__unlock(&goc__sched.lock);
+        if (atomic_load_explicit(&goc__sched.npidle, RLX) > 0) goc__startm(NULL, false);
+        return;
     }
     goc__wakep();
 }
@@ -597,8 +619,12 @@ static void after_switch(goc_m *m, goc_g *g) {
         do_park(m, g);
         break;
     case ACT_YIELD:
+        /* As Go's Gosched: to the global queue, so yielders take turns across all Ps.
+         * With one P the local tail is the same order without the lock. */
         atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
-        if (m->p) {
+        if (!m->p) {
+            requeue_without_p(m, g);
+        } else if (goc__sched.nprocs == 1) {
             goc__runqput(m->p, g, false);
         } else {
             goc__lock(&goc__sched.lock);
@@ -609,17 +635,9 @@ static void after_switch(goc_m *m, goc_g *g) {
     case ACT_EXIT:
         goc__g_release(m->p, g);
         break;
-    case ACT_NO_P: /* g lost its P to sysmon and none is free: queue it, sleep */
-        atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
-        goc__lock(&goc__sched.lock);
-        goc__globrunqput(g);
-        goc__unlock(&goc__sched.lock);
-        break;
-    case ACT_SYSCALL_BLOCK: /* exitsyscall found no P */
-        atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
-        goc__lock(&goc__sched.lock);
-        goc__globrunqput(g);
-        goc__unlock(&goc__sched.lock);
+    case ACT_NO_P:          /* g lost its P to sysmon and none was free */
+    case ACT_SYSCALL_BLOCK: /* g came back from a blocking call and found no P */
+        requeue_without_p(m, g);
         break;
     }
     m->action = ACT_NONE;

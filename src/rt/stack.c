@@ -159,7 +159,18 @@ void goc__stack_free(goc_g *g) {
 
 void goc__stack_trim(goc_g *g) {
     if (g->stack_size <= STACK_KEEP) return;
-    madvise(g->stack_lo, g->stack_size - STACK_KEEP, MADV_DONTNEED);
+    size_t len = g->stack_size - STACK_KEEP;
+    /* Most goroutines never touch the deep pages. mincore() is cheap; MADV_DONTNEED flushes
+     * the TLB of every CPU running this process, so ask first. */
+    unsigned char vec[256];
+    size_t pages = len / page_size;
+    bool resident = pages > sizeof vec;
+    if (!resident && mincore(g->stack_lo, len, vec) == 0) {
+        for (size_t i = 0; i < pages && !resident; i++) resident = vec[i] & 1;
+    } else {
+        resident = true;
+    }
+    if (resident) madvise(g->stack_lo, len, MADV_DONTNEED);
 }
 
 /* Is addr inside the guard of some goroutine stack? (signal handler: no locks) */

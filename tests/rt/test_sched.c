@@ -1,0 +1,158 @@
+/* test_sched.c — scheduler behaviour: fairness of yielding goroutines, work stealing over
+ * two Ps, reuse of goroutine records, ids and counts, lock_os_thread. */
+#include <goc.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "goc_test.h"
+#include "rt/rt.h"
+
+/* ---- fairness: at P=1, goroutines that yield take turns round-robin ---- */
+#define FAIR_G 8
+#define FAIR_ROUNDS 2000
+static _Atomic int fair_counts[FAIR_G];
+static _Atomic int fair_done;
+static _Atomic int fair_min_at_first_finish = -1;
+
+static void fair_worker(void *arg) {
+    int id = (int)(intptr_t)arg;
+    for (int i = 0; i < FAIR_ROUNDS; i++) {
+        atomic_fetch_add(&fair_counts[id], 1);
+        goc_yield();
+    }
+    /* The first to finish records how far behind the slowest one is. */
+    int lo = FAIR_ROUNDS;
+    for (int k = 0; k < FAIR_G; k++) {
+        int c = atomic_load(&fair_counts[k]);
+        if (c < lo) lo = c;
+    }
+    int unset = -1;
+    atomic_compare_exchange_strong(&fair_min_at_first_finish, &unset, lo);
+    atomic_fetch_add(&fair_done, 1);
+}
+
+static void test_fairness(void) {
+    for (int i = 0; i < FAIR_G; i++) goc_go(fair_worker, (void *)(intptr_t)i);
+    while (atomic_load(&fair_done) < FAIR_G) goc_yield();
+    for (int i = 0; i < FAIR_G; i++) CHECK_EQ(atomic_load(&fair_counts[i]), FAIR_ROUNDS);
+    /* Yielders take turns: at P=1 strictly round-robin (nobody more than a turn behind);
+     * with more Ps, through the global queue, nobody falls far behind. */
+    int lo = atomic_load(&fair_min_at_first_finish);
+    if (goc_maxprocs() == 1)
+        CHECK(lo >= FAIR_ROUNDS - 1);
+    else
+        CHECK(lo >= FAIR_ROUNDS * 3 / 4);
+}
+
+/* ---- stealing: CPU-bound goroutines spawned from one P spread to the other ---- */
+#define STEAL_G 64
+static _Atomic int steal_done;
+static pid_t steal_tid[STEAL_G];
+static _Atomic uint64_t steal_sink;
+
+static void steal_worker(void *arg) {
+    int id = (int)(intptr_t)arg;
+    steal_tid[id] = gettid();
+    uint64_t x = (uint64_t)id + 1;
+    for (int i = 0; i < 3000000; i++) x = x * 6364136223846793005ull + 1442695040888963407ull;
+    atomic_fetch_add(&steal_sink, x);
+    atomic_fetch_add(&steal_done, 1);
+}
+
+static void test_stealing(void) {
+    /* All spawned on this P; none of them yields, so only stealing moves them. */
+    for (int i = 0; i < STEAL_G; i++) goc_go(steal_worker, (void *)(intptr_t)i);
+    while (atomic_load(&steal_done) < STEAL_G) goc_sleep(GOC_MILLISECOND);
+    if (goc_maxprocs() >= 2) {
+        int other = 0;
+        for (int i = 0; i < STEAL_G; i++) other += steal_tid[i] != steal_tid[0];
+        /* Both threads ran a real share of the work. */
+        CHECK(other >= STEAL_G / 8);
+        CHECK(other <= STEAL_G - STEAL_G / 8);
+    }
+}
+
+/* ---- reuse: spawning one goroutine at a time recycles G records and stacks ---- */
+static _Atomic int reuse_done;
+static void reuse_worker(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&reuse_done, 1);
+}
+extern size_t goc__test_allgs_len(void);
+
+static void test_reuse(void) {
+    int before = goc_num_goroutine();
+    for (int i = 0; i < 20000; i++) {
+        uint64_t id = goc_go(reuse_worker, NULL);
+        CHECK(id > 1);
+        while (atomic_load(&reuse_done) <= i) goc_yield();
+    }
+    CHECK_EQ(goc_num_goroutine(), before);
+    /* 20,000 goroutines came and went; only a handful of records exist. */
+    CHECK(goc__test_allgs_len() < 1000);
+}
+
+/* ---- ids ---- */
+static _Atomic uint64_t child_id;
+static void id_worker(void *arg) {
+    (void)arg;
+    atomic_store(&child_id, goc_id());
+}
+
+static void test_ids(void) {
+    CHECK_EQ(goc_id(), 1);
+    uint64_t id = goc_go(id_worker, NULL);
+    while (atomic_load(&child_id) == 0) goc_yield();
+    CHECK_EQ(atomic_load(&child_id), id);
+}
+
+/* ---- lock_os_thread: the goroutine stays on its thread; others still run ---- */
+static _Atomic int locked_ok, others_ran;
+static void locked_worker(void *arg) {
+    (void)arg;
+    goc_lock_os_thread();
+    pid_t tid = gettid();
+    int same = 1;
+    for (int i = 0; i < 200; i++) {
+        if (i % 2)
+            goc_yield();
+        else
+            goc_sleep(20 * GOC_MICROSECOND);
+        same &= gettid() == tid;
+    }
+    goc_unlock_os_thread();
+    atomic_store(&locked_ok, same ? 1 : -1);
+}
+static void busy_worker(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 200; i++) {
+        goc_yield();
+        goc_sleep(10 * GOC_MICROSECOND);
+    }
+    atomic_fetch_add(&others_ran, 1);
+}
+
+static void test_lock_os_thread(void) {
+    for (int i = 0; i < 4; i++) goc_go(busy_worker, NULL);
+    goc_go(locked_worker, NULL);
+    while (atomic_load(&locked_ok) == 0 || atomic_load(&others_ran) < 4) goc_sleep(GOC_MILLISECOND);
+    CHECK_EQ(atomic_load(&locked_ok), 1);
+}
+
+static void test_main(void *arg) {
+    (void)arg;
+    test_ids();
+    test_fairness();
+    test_stealing();
+    test_reuse();
+    test_lock_os_thread();
+    goc_test_done("rt/sched");
+}
+
+#ifndef SCHED_TEST_PROCS
+#define SCHED_TEST_PROCS "2"
+#endif
+int main(void) {
+    setenv("GOC_MAXPROCS", SCHED_TEST_PROCS, 1);
+    goc_main(test_main, NULL);
+}
