@@ -94,6 +94,9 @@ median() {
         else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# The machine may be shared: say how busy it was, so noisy tables can be recognised.
+loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown; }
+echo "# $(nproc 2>/dev/null || echo '?') CPUs, load average at start: $(loadavg); rounds: $ROUNDS"
 fmt='%-10s %2s %14s %14s %7s %8s %8s\n'
 printf "$fmt" name P goc_ns go_ns ratio goc_rss go_rss
 declare -A result
@@ -147,3 +150,4 @@ for name in "${names[@]}"; do
         echo "$line"
     done
 done
+echo "# load average at end: $(loadavg)"
