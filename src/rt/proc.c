@@ -95,6 +95,7 @@ static goc_g *gfget(goc_p *p, size_t size) {
 void goc__g_release(goc_p *p, goc_g *g) {
     atomic_store_explicit(&g->status, G_DEAD, REL);
     atomic_fetch_sub_explicit(&goc__sched.ngoroutines, 1, RLX);
+    goc__san_g_dead(g);
     g->fn = NULL;
     g->arg = NULL;
     g->wait_reason = NULL;
@@ -170,6 +171,7 @@ goc_g *goc__newproc(goc_p *p, goc_fn fn, void *arg, size_t stack_size, const cha
     g->wait_reason = NULL;
     atomic_store_explicit(&g->wait_token, 0, RLX);
     goc__ctx_init(&g->ctx, g->stack_lo + g->stack_size, g_entry, g);
+    goc__san_g_born(g);
     atomic_fetch_add_explicit(&goc__sched.ngoroutines, 1, RLX);
     atomic_store_explicit(&g->status, G_RUNNABLE, REL);
     return g;

@@ -52,10 +52,24 @@ static inline void goc__san_after_switch(goc_m *m, struct goc_g *now) {
     (void)m, (void)now;
 }
 
-static inline void goc__san_stack_created(struct goc_g *g) {
+/* TSan counts fibers against its thread limit (8128), so a fiber lives only as long as
+ * its goroutine: created at spawn, destroyed on g0 after the goroutine has exited. */
+static inline void goc__san_g_born(struct goc_g *g) {
 #if defined(GOC_TSAN)
     if (!g->tsan_fiber) g->tsan_fiber = __tsan_create_fiber(0);
 #endif
+    (void)g;
+}
+
+static inline void goc__san_g_dead(struct goc_g *g) {
+#if defined(GOC_TSAN)
+    if (g->tsan_fiber) __tsan_destroy_fiber(g->tsan_fiber);
+    g->tsan_fiber = NULL;
+#endif
+    (void)g;
+}
+
+static inline void goc__san_stack_created(struct goc_g *g) {
 #if defined(GOC_HAVE_VALGRIND)
     g->valgrind_stack_id = VALGRIND_STACK_REGISTER(g->stack_lo, g->stack_lo + g->stack_size);
 #endif

@@ -76,6 +76,7 @@ static void panic_main(void *arg) {
 }
 static void panic_child(void *arg) { goc_main(panic_main, arg); }
 
+#if !defined(GOC_ASAN) && !defined(GOC_TSAN)
 /* ---- stack overflow ---- */
 static volatile int recurse_limit = 1 << 30; /* never reached: the stack ends first */
 __attribute__((noinline)) static int recurse(volatile char *prev, int depth) {
@@ -102,6 +103,7 @@ static void overflow_custom_main(void *arg) {
     goc_sleep(10 * GOC_SECOND);
 }
 static void overflow_custom_child(void *arg) { goc_main(overflow_custom_main, arg); }
+#endif
 
 int main(void) {
     goc_test_child(&r, deadlock_child, NULL);
