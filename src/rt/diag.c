@@ -117,23 +117,26 @@ static void out_duration(out_t *o, int64_t ns) {
     }
 }
 
+bool goc__symbolize(uintptr_t pc, const char **name, uintptr_t *off, const char **module);
+
 static void out_pc(out_t *o, uintptr_t pc) {
-    Dl_info info;
+    const char *name = NULL, *module = NULL;
+    uintptr_t off = 0;
     out_str(o, "\t");
     /* pc is a return address: look up pc-1 so a call at a function's end names it */
-    if (dladdr((void *)(pc - 1), &info) && info.dli_sname) {
-        out_str(o, info.dli_sname);
+    if (goc__symbolize(pc - 1, &name, &off, &module) && name) {
+        out_str(o, name);
         out_str(o, "+");
-        out_u64(o, (uint64_t)(pc - (uintptr_t)info.dli_saddr), 16);
+        out_u64(o, (uint64_t)off + 1, 16);
     } else {
         out_str(o, "?");
     }
     out_str(o, " ");
     out_u64(o, (uint64_t)pc, 16);
-    if (dladdr((void *)(pc - 1), &info) && info.dli_fname) {
-        const char *base = strrchr(info.dli_fname, '/');
+    if (module) {
+        const char *base = strrchr(module, '/');
         out_str(o, " (");
-        out_str(o, base ? base + 1 : info.dli_fname);
+        out_str(o, base ? base + 1 : module);
         out_str(o, ")");
     }
     out_str(o, "\n");
