@@ -46,10 +46,10 @@ __attribute__((noinline)) goc_g *goc__getg(void) {
     return m ? m->curg : NULL;
 }
 
-/* errno is written through a call so that no cached TLS address from before a switch (the
- * goroutine may now be on another thread) is used. */
-__attribute__((noinline)) static void set_errno(int e) { errno = e; }
-__attribute__((noinline)) static int get_errno(void) { return errno; }
+/* errno travels with the goroutine. It is saved and restored on g0, which never changes
+ * thread, right around the switch: the goroutine's side does nothing, and no cached TLS
+ * address can point at another thread's errno. */
+static inline int *thread_errno(void) { return __errno_location(); }
 
 uint64_t goc__gid(const goc_g *g) { return g ? g->id : 0; }
 
@@ -331,12 +331,11 @@ bool goc__wait_claim(goc_g *g, uint64_t token) {
 void goc__switch_to_g0(goc_g *g, int action) {
     goc_m *m = g->m;
     m->action = action;
-    g->saved_errno = get_errno();
     goc__san_before_switch(m, g, NULL, action == ACT_EXIT);
     goc__ctx_switch(&g->ctx, &m->g0);
-    /* Back on g's stack, possibly on another thread: g->m is the current M. */
+    /* Back on g's stack, possibly on another thread: g->m is the current M, and g0 has
+     * already put g's errno into this thread's errno. */
     goc__san_after_switch(g->m, g);
-    set_errno(g->saved_errno);
 }
 
 static void park_timeout(void *arg, uint64_t token) {
@@ -575,11 +574,15 @@ static void execute(goc_m *m, goc_g *g, bool inherit) {
     g->m = m;
     atomic_store_explicit(&g->status, G_RUNNING, RLX);
     atomic_store_explicit(&m->in_rt, 0, REL);
+    int *err = thread_errno();
+    *err = g->saved_errno;
     goc__san_before_switch(m, NULL, g, false);
     goc__ctx_switch(&m->g0, &g->ctx);
     goc__san_after_switch(m, NULL);
+    g->saved_errno = *err;
+    /* No fence: sysmon's membarrier() orders this store against its retake (rt.h). */
     atomic_store_explicit(&m->in_rt, 1, RLX);
-    atomic_thread_fence(memory_order_seq_cst);
+    atomic_signal_fence(memory_order_seq_cst);
     m->curg = NULL;
     /* While g ran user code sysmon may have taken the P (see rt.h). */
     p = m->p;
