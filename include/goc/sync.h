@@ -43,16 +43,17 @@ typedef struct goc__waitq {
 
 /* ---- Semaphore (Go's runtime sema) ----
  * A count of units. acquire takes one, parking in FIFO order while there are none; release
- * adds one, giving it directly to the longest waiter if there is one. */
+ * adds one, giving it directly to the longest waiter if there is one. A release touches the
+ * semaphore for the last time when it makes the unit available, so the goroutine that
+ * acquires it may reuse the memory at once (a WaitGroup on the stack relies on this). */
 typedef struct goc_sema {
-    uint32_t count; /* private: units available */
-    uint32_t nwait; /* private: goroutines queued */
+    uint64_t state; /* private: parked acquirers << 32 | units available */
     uint32_t lock_; /* private: guards q */
     goc__waitq q;   /* private: parked acquirers */
 } goc_sema;
 #define GOC_SEMA_INIT(n)                                                                           \
     {                                                                                              \
-        (n), 0, 0, {                                                                               \
+        (uint32_t)(n), 0, {                                                                        \
             0, 0                                                                                   \
         }                                                                                          \
     }

@@ -17,7 +17,8 @@
  *    Go's non-blocking chansend/chanrecv, and is used.)
  * 3. Lock every channel in address order (each once, however many cases name it) and try
  *    the cases in poll order. A default case (goc_select_try) returns here.
- * 4. Enqueue one waiter record per case, all carrying the goroutine's single wait token, and
+ * 4. Enqueue one waiter record per case, all carrying the goroutine's single wait token, in
+ *    poll order (so that cases naming the same channel are served in random order), and
  *    park; the park's unlock callback releases the channel locks. The first waker whose
  *    goc__wait_claim succeeds fills in its record (fired, success, the value) and readies us;
  *    any later waker's claim fails and it drops our record from its queue. Once awake (or
@@ -194,10 +195,9 @@ static int select_impl(goc_select_case *cases, size_t n, bool block, int64_t dea
     /* 4. One record per case, one token for all, park. */
     goc_g *g = goc__blocking_g(GOC_MSG_NOT_G);
     uint64_t token = goc__wait_prepare(g);
-    for (size_t i = 0; i < n; i++) {
-        goc_select_case *cs = &cases[i];
-        if (!cs->ch) continue;
-        goc__waiter *w = &ws[i];
+    for (size_t k = 0; k < np; k++) { /* in poll order: cases on one channel queue randomly */
+        goc_select_case *cs = &cases[order[k]];
+        goc__waiter *w = &ws[order[k]];
         w->g = g;
         w->token = token;
         w->elem = cs->elem;

@@ -15,6 +15,16 @@
 #include "goc/sync.h"
 #include "goc_test.h"
 
+/* Sanitizer builds run the long stress loops this many times shorter (TSan is ~10x slower,
+ * and CI runs the suite three times on two cores). */
+#if defined(GOC_TSAN)
+#define SAN_SCALE 5
+#elif defined(GOC_ASAN)
+#define SAN_SCALE 2
+#else
+#define SAN_SCALE 1
+#endif
+
 static inline goc_chan *mkchan(size_t elem, size_t cap) {
     goc_chan *c = goc_chan_make(elem, cap);
     CHECK(c != NULL);

@@ -348,7 +348,7 @@ static void test_self_select(void) {
 
 /* ---- TestSelectStress ---- */
 
-enum { STRESS_N = 10000 };
+enum { STRESS_N = 10000 / SAN_SCALE };
 
 typedef struct {
     goc_chan *c[4];
@@ -459,7 +459,7 @@ static void nbsr(void *p) {
 
 static void test_nonblock_select_race(int variant) {
     goc_chan *done = mkchan(sizeof(bool), 1);
-    for (int i = 0; i < 10000; i++) {
+    for (int i = 0; i < 10000 / SAN_SCALE; i++) {
         race r = {NULL, mkchan(sizeof(int), 1), mkchan(sizeof(int), variant == 1 ? 1 : 0), done};
         send_int(r.c1, 1);
         goc_go(nbsr, &r);
@@ -494,7 +494,7 @@ static void test_chan_send_interface(void) {
 
 /* ---- test/chan/doubleselect.go: a select must never run two cases ---- */
 
-enum { DS_N = 20000 };
+enum { DS_N = 20000 / SAN_SCALE };
 
 typedef struct {
     goc_chan *c[4], *cmux, *done;
@@ -630,7 +630,7 @@ static void test_timeouts_under_load(void) {
         for (int i = 0; i < 4; i++)
             goc_go(timed_consumer, &s);
         long want = 0;
-        for (int i = 1; i <= 20000; i++) {
+        for (int i = 1; i <= 20000 / SAN_SCALE; i++) {
             while (goc_chan_send_until(s.c, &i, goc_now() + 15 * GOC_MICROSECOND) ==
                    GOC_ETIMEDOUT) {
             }
@@ -638,7 +638,7 @@ static void test_timeouts_under_load(void) {
         }
         goc_chan_close(s.c);
         goc_waitgroup_wait(&s.wg);
-        CHECK_EQ(s.n, 20000);
+        CHECK_EQ(s.n, 20000 / SAN_SCALE);
         CHECK_EQ(s.sum, want);
         goc_chan_release(s.c);
     }
@@ -703,7 +703,7 @@ static void s2_sender(void *p) {
 static void test_select2(void) {
     /* Go measures heap growth; here records live on the stack, so the check is that 100,000
      * blocking selects run and leave both channels clean. */
-    s2 s = {mkchan(sizeof(int), 0), 100000};
+    s2 s = {mkchan(sizeof(int), 0), 100000 / SAN_SCALE};
     goc_chan *dummy = mkchan(sizeof(int), 0);
     goc_go(s2_sender, &s);
     for (int i = 0; i < s.n; i++) {
