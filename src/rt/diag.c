@@ -174,6 +174,8 @@ static void dump_g(out_t *o, goc_g *g, int64_t now, bool self) {
         void *pcs[MAX_FRAMES];
         int n = backtrace(pcs, MAX_FRAMES);
         for (int i = 0; i < n; i++) out_pc(o, (uintptr_t)pcs[i]);
+    } else if ((st == G_WAITING || st == G_RUNNABLE) && (!g->stack_lo || !g->ctx.sp)) {
+        out_str(o, "\t(not started yet)\n");
     } else if (st == G_WAITING || st == G_RUNNABLE) {
         uintptr_t pc, fp;
         goc__ctx_frame(&g->ctx, &pc, &fp);

@@ -2,9 +2,11 @@
  * yield, sleep, thread locking, blocking system calls.
  *
  * A G record and its stack are reused together (Go's gfget/gfput): a dying goroutine goes
- * to its P's free list; past GFREE_LOCAL_MAX half of the list moves to the global list, and
- * those stacks give back their pages above the kept watermark. Custom-size stacks are
- * unmapped at exit and the bare record is reused.
+ * to its P's free list; past GFREE_LOCAL_MAX half of the list moves to the global pool.
+ * Stacks entering the pool give back their pages below the kept watermark, but not on the
+ * goroutine-exit path: sysmon trims them in the background (goc__stack_scavenge, the
+ * analogue of Go's scavenger), since the system calls involved cost more than a spawn.
+ * Custom-size stacks are unmapped at exit and the bare record is reused.
  *
  * Blocking calls (goc_syscall_enter/exit, goc_blocking) follow Go's entersyscall: the P is
  * marked P_SYSCALL and left attached; sysmon takes it (compare-and-swap to idle) when the
@@ -25,8 +27,7 @@
 #define REL memory_order_release
 
 static goc__lock_t gfree_lock;
-static goc_g *gfree_global; /* dead Gs with default stacks */
-static goc_g *gfree_nostack; /* dead Gs without a stack */
+static goc_g *gfree_global; /* dead G records (they hold no stack) */
 static int gfree_global_n;
 
 /* G records come from slabs: never freed, so allgs and dumps can walk them any time. */
@@ -52,43 +53,157 @@ static goc_g *g_new_record(void) {
     return g;
 }
 
-/* A dead G with a stack of the wanted size (0 = default), from p's cache or the global one. */
-static goc_g *gfget(goc_p *p, size_t size) {
-    if (size == 0) {
-        if (!p->gfree) { /* no unlocked peek at gfree_global: it would race (TSan) */
-            goc__lock(&gfree_lock);
-            for (int i = 0; i < GFREE_BATCH && gfree_global; i++) {
-                goc_g *g = gfree_global;
-                gfree_global = g->schedlink;
-                gfree_global_n--;
-                g->schedlink = p->gfree;
-                p->gfree = g;
-                p->gfree_n++;
-            }
-            goc__unlock(&gfree_lock);
+/* A dead G record from p's cache, the global list, or a slab. */
+static goc_g *gfget(goc_p *p) {
+    if (!p->gfree) {
+        goc__lock(&gfree_lock);
+        for (int i = 0; i < GFREE_BATCH && gfree_global; i++) {
+            goc_g *g = gfree_global;
+            gfree_global = g->schedlink;
+            gfree_global_n--;
+            g->schedlink = p->gfree;
+            p->gfree = g;
+            p->gfree_n++;
         }
-        goc_g *g = p->gfree;
-        if (g) {
-            p->gfree = g->schedlink;
-            p->gfree_n--;
-            return g;
-        }
+        goc__unlock(&gfree_lock);
+    }
+    goc_g *g = p->gfree;
+    if (!g) return g_new_record();
+    p->gfree = g->schedlink;
+    p->gfree_n--;
+    return g;
+}
+
+static void gfput(goc_p *p, goc_g *g) {
+    if (p && p->gfree_n < GFREE_LOCAL_MAX) {
+        g->schedlink = p->gfree;
+        p->gfree = g;
+        p->gfree_n++;
+        return;
     }
     goc__lock(&gfree_lock);
-    goc_g *g = gfree_nostack;
-    if (g) gfree_nostack = g->schedlink;
-    goc__unlock(&gfree_lock);
-    if (!g) g = g_new_record();
-    if (!g) return NULL;
-    if (!goc__stack_alloc(g, size)) {
-        goc__lock(&gfree_lock);
-        g->schedlink = gfree_nostack;
-        gfree_nostack = g;
-        goc__unlock(&gfree_lock);
-        return NULL;
+    g->schedlink = gfree_global;
+    gfree_global = g;
+    gfree_global_n++;
+    while (p && p->gfree_n > GFREE_LOCAL_MAX / 2) {
+        goc_g *x = p->gfree;
+        p->gfree = x->schedlink;
+        p->gfree_n--;
+        x->schedlink = gfree_global;
+        gfree_global = x;
+        gfree_global_n++;
     }
+    goc__unlock(&gfree_lock);
+}
+
+/* ---- stack cache ----
+ * Default-size stacks are cached apart from G records, linked through a node kept in their
+ * top bytes. A goroutine takes a stack only when it first runs, so a burst of spawned but
+ * not yet started goroutines costs records, not stacks, and one that ran to completion hands
+ * a warm stack straight to the next. */
+typedef struct stk_node {
+    struct stk_node *next;
+} stk_node;
+
+static stk_node *stk_untrimmed; /* pooled, may still hold deep pages */
+static stk_node *stk_trimmed;   /* pooled, deep pages given back */
+
+static stk_node *stk_of(char *lo) {
+    return (stk_node *)(lo + goc__stack_default() - sizeof(stk_node));
+}
+static char *stk_lo(stk_node *n) {
+    return (char *)n + sizeof(stk_node) - goc__stack_default();
+}
+
+/* Give g a stack and its initial context. Runs on g0 with p owned. */
+static bool stack_get(goc_p *p, goc_g *g) {
+    if (g->stack_want != 0 && g->stack_want != goc__stack_default()) {
+        if (!goc__stack_alloc(g, g->stack_want)) return false;
+        goc__san_stack_created(g);
+        return true;
+    }
+    if (!p->stkfree) {
+        goc__lock(&gfree_lock);
+        for (int i = 0; i < GFREE_BATCH && (stk_untrimmed || stk_trimmed); i++) {
+            stk_node **from = stk_untrimmed ? &stk_untrimmed : &stk_trimmed;
+            stk_node *n = *from;
+            *from = n->next;
+            n->next = p->stkfree;
+            p->stkfree = n;
+            p->stkfree_n++;
+        }
+        goc__unlock(&gfree_lock);
+    }
+    stk_node *n = p->stkfree;
+    if (n) {
+        p->stkfree = n->next;
+        p->stkfree_n--;
+        g->stack_lo = stk_lo(n);
+        g->stack_size = goc__stack_default();
+        g->stack_custom = false;
+        return true;
+    }
+    if (!goc__stack_alloc(g, 0)) return false;
     goc__san_stack_created(g);
-    return g;
+    return true;
+}
+
+static void stack_put(goc_p *p, goc_g *g) {
+    char *lo = g->stack_lo;
+    g->stack_lo = NULL;
+    if (!lo) return;
+    if (g->stack_custom) {
+        g->stack_lo = lo;
+        goc__san_stack_destroyed(g);
+        goc__stack_free(g);
+        return;
+    }
+    goc__san_stack_recycled(lo, goc__stack_default());
+    stk_node *n = stk_of(lo);
+    if (p && p->stkfree_n < GFREE_LOCAL_MAX) {
+        n->next = p->stkfree;
+        p->stkfree = n;
+        p->stkfree_n++;
+        return;
+    }
+    /* Spill this one and half the local cache to the pool, untrimmed: sysmon trims them. */
+    goc__lock(&gfree_lock);
+    n->next = stk_untrimmed;
+    stk_untrimmed = n;
+    while (p && p->stkfree_n > GFREE_LOCAL_MAX / 2) {
+        stk_node *x = p->stkfree;
+        p->stkfree = x->next;
+        p->stkfree_n--;
+        x->next = stk_untrimmed;
+        stk_untrimmed = x;
+    }
+    goc__unlock(&gfree_lock);
+}
+
+/* sysmon: trim up to max pooled stacks; returns how many it trimmed. */
+int goc__stack_scavenge(int max) {
+    goc__lock(&gfree_lock);
+    stk_node *batch = NULL;
+    int n = 0;
+    while (n < max && stk_untrimmed) {
+        stk_node *x = stk_untrimmed;
+        stk_untrimmed = x->next;
+        x->next = batch;
+        batch = x;
+        n++;
+    }
+    goc__unlock(&gfree_lock);
+    if (!batch) return 0;
+    stk_node *tail = batch;
+    for (stk_node *x = batch; x; x = x->next) {
+        goc__stack_trim(stk_lo(x), goc__stack_default());
+        tail = x;
+    }
+    goc__lock(&gfree_lock);
+    tail->next = stk_trimmed;
+    stk_trimmed = batch;
+    goc__unlock(&gfree_lock);
+    return n;
 }
 
 /* On g0: g has finished. p may be NULL (the P was lost while g ran). */
@@ -99,41 +214,16 @@ void goc__g_release(goc_p *p, goc_g *g) {
     g->fn = NULL;
     g->arg = NULL;
     g->wait_reason = NULL;
-    if (g->stack_custom) {
-        goc__san_stack_destroyed(g);
-        goc__stack_free(g);
-        goc__lock(&gfree_lock);
-        g->schedlink = gfree_nostack;
-        gfree_nostack = g;
-        goc__unlock(&gfree_lock);
-        return;
-    }
-    if (p && p->gfree_n < GFREE_LOCAL_MAX) {
-        g->schedlink = p->gfree;
-        p->gfree = g;
-        p->gfree_n++;
-        return;
-    }
-    /* Spill: this one and half the local cache go to the global pool, lighter. */
-    goc_g *spill = g;
-    g->schedlink = NULL;
-    int n = 1;
-    while (p && p->gfree_n > GFREE_LOCAL_MAX / 2) {
-        goc_g *x = p->gfree;
-        p->gfree = x->schedlink;
-        p->gfree_n--;
-        x->schedlink = spill;
-        spill = x;
-        n++;
-    }
-    for (goc_g *x = spill; x; x = x->schedlink) goc__stack_trim(x);
-    goc__lock(&gfree_lock);
-    goc_g *tail = spill;
-    while (tail->schedlink) tail = tail->schedlink;
-    tail->schedlink = gfree_global;
-    gfree_global = spill;
-    gfree_global_n += n;
-    goc__unlock(&gfree_lock);
+    stack_put(p, g);
+    gfput(p, g);
+}
+
+static void g_entry(void *arg);
+
+/* On g0 before g first runs: bind a stack. */
+void goc__g_bind_stack(goc_p *p, goc_g *g) {
+    if (!stack_get(p, g)) goc__fatal("out of memory: cannot allocate a goroutine stack");
+    goc__ctx_init(&g->ctx, g->stack_lo + g->stack_size, g_entry, g);
 }
 
 static void goexit(goc_g *g) {
@@ -156,8 +246,10 @@ static void g_entry(void *arg) {
 
 goc_g *goc__newproc(goc_p *p, goc_fn fn, void *arg, size_t stack_size, const char *file,
                     int line, const char *func, goc_g *parent) {
-    goc_g *g = gfget(p, stack_size);
+    goc_g *g = gfget(p);
     if (!g) return NULL;
+    g->stack_want = stack_size; /* the stack is bound when it first runs */
+    g->stack_lo = NULL;
     g->fn = fn;
     g->arg = arg;
     g->id = atomic_fetch_add_explicit(&goc__sched.goidgen, 1, RLX) + 1;
@@ -170,7 +262,7 @@ goc_g *goc__newproc(goc_p *p, goc_fn fn, void *arg, size_t stack_size, const cha
     g->lock_count = 0;
     g->wait_reason = NULL;
     atomic_store_explicit(&g->wait_token, 0, RLX);
-    goc__ctx_init(&g->ctx, g->stack_lo + g->stack_size, g_entry, g);
+    g->ctx.sp = NULL;
     goc__san_g_born(g);
     atomic_fetch_add_explicit(&goc__sched.ngoroutines, 1, RLX);
     atomic_store_explicit(&g->status, G_RUNNABLE, REL);
@@ -185,7 +277,7 @@ uint64_t goc_go_at(goc_fn fn, void *arg, size_t stack_size, const char *file, in
     goc_g *g = goc__newproc(p, fn, arg, stack_size, file, line, func, self);
     if (!g) {
         goc__unpin(self->m);
-        goc__fatal("out of memory: cannot allocate a goroutine stack");
+        goc__fatal("out of memory: cannot allocate a goroutine");
     }
     uint64_t id = g->id;
     goc__runqput(p, g, true);

@@ -67,12 +67,21 @@ struct goc__timer {
 };
 enum { TIMER_IDLE, TIMER_IN_HEAP, TIMER_RUNNING };
 
+/* The context package's record of the one context a parked goroutine watches: linked on
+ * that context's waiter list while the park lasts (fields owned by src/context/watch.c). */
+struct goc__ctx_waiter {
+    struct goc__ctx_waiter *prev, *next; /* on the context's list, under its wlock */
+    _Atomic(void *) node;                 /* the context watched, NULL when unlinked */
+    uint64_t token;                       /* the wait it may claim */
+};
+
 struct goc_g {
     goc_ctx ctx;                 /* saved stack pointer while not running */
     struct goc_m *m;             /* M running it (valid while running) */
     char *stack_lo;              /* lowest usable byte; the guard region lies below */
     size_t stack_size;           /* usable bytes */
     bool stack_custom;           /* mapped for this G alone (non-default size) */
+    size_t stack_want;           /* requested size, 0 = default; bound when it first runs */
     uint64_t id;                 /* goroutine id; 1 is main */
     _Atomic uint32_t status;     /* enum g_status */
     goc_fn fn;                   /* entry point and its argument */
@@ -88,7 +97,7 @@ struct goc_g {
     struct goc_context *park_ctx;
     int park_result;             /* set by the waker that claimed: 0, GOC_ETIMEDOUT, ... */
     goc__timer timer;            /* the deadline of the current park */
-    void *ctx_watch;             /* context module's per-wait record (see context/) */
+    struct goc__ctx_waiter ctx_watch; /* the context a parked G watches (context/watch.c) */
     /* thread wiring */
     struct goc_m *lockedm;       /* goc_lock_os_thread */
     uint32_t lock_count;
@@ -125,9 +134,11 @@ typedef struct goc_p {
     uint32_t runnext_streak;        /* consecutive runnext picks */
     _Atomic uint32_t schedtick;     /* schedules on this P (sysmon watches it) */
     _Atomic uint32_t syscalltick;
-    /* dead G cache */
+    /* dead G records and free default-size stacks (proc.c) */
     struct goc_g *gfree;
     int gfree_n;
+    struct stk_node *stkfree;
+    int stkfree_n;
     /* timers */
     goc__lock_t tlock;
     goc__timer **theap;
@@ -219,7 +230,9 @@ void goc__futex_wake(_Atomic uint32_t *addr, int n);
 void goc__stack_init(void);
 bool goc__stack_alloc(struct goc_g *g, size_t size);
 void goc__stack_free(struct goc_g *g);
-void goc__stack_trim(struct goc_g *g);  /* release pages above the kept watermark */
+void goc__stack_trim(char *lo, size_t size); /* release pages below the kept top */
+void goc__g_bind_stack(goc_p *p, struct goc_g *g);
+int goc__stack_scavenge(int max);       /* sysmon: trim pooled stacks (proc.c) */
 size_t goc__stack_default(void);
 bool goc__stack_guard_hit(uintptr_t addr, struct goc_g **owner);
 

@@ -83,6 +83,15 @@ static inline void goc__san_stack_destroyed(struct goc_g *g) {
     (void)g;
 }
 
+/* A stack passing to another goroutine: frames of the goroutine that exited on it never
+ * returned, so ASan's poisoned redzones would linger. */
+static inline void goc__san_stack_recycled(void *lo, size_t n) {
+#if defined(GOC_ASAN)
+    __asan_unpoison_memory_region(lo, n);
+#endif
+    (void)lo, (void)n;
+}
+
 /* Stack memory the leak checker must scan as roots (parked goroutines hold pointers). */
 static inline void goc__san_root_region(void *p, size_t n) {
 #if defined(GOC_ASAN)

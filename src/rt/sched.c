@@ -570,6 +570,7 @@ static void execute(goc_m *m, goc_g *g, bool inherit) {
      * hog detection and the 61-tick global queue check both watch this counter. */
     (void)inherit;
     atomic_store_explicit(&p->schedtick, atomic_load_explicit(&p->schedtick, RLX) + 1, RLX);
+    if (__builtin_expect(!g->stack_lo, 0)) goc__g_bind_stack(p, g); /* first run */
     m->curg = g;
     g->m = m;
     atomic_store_explicit(&g->status, G_RUNNING, RLX);

@@ -33,6 +33,7 @@ static bool p_has_waiting_work(goc_p *p, int64_t now) {
     return t0 != 0 && t0 <= now + SYSMON_MAX_DELAY_US * GOC_MICROSECOND;
 }
 
+#define SCAVENGE_BATCH 256           /* pooled stacks trimmed per sysmon tick */
 #define SYSMON_WATCH_DELAY_US 1000 /* cap while a P runs long with work waiting behind it */
 
 static int retake(int64_t now, bool *watching) {
@@ -121,6 +122,8 @@ static void *sysmon_main(void *arg) {
          * by retake; this covers idle Ps whose poller has not been woken). */
         int64_t next = goc__timers_earliest();
         if (next != 0 && next < now - GOC_MILLISECOND) goc__wakep();
+        /* Give back deep stack pages of pooled goroutine stacks, a batch per tick. */
+        goc__stack_scavenge(SCAVENGE_BATCH);
         if (retake(now, &watching) > 0)
             idle = 0;
         else
