@@ -161,7 +161,9 @@ static void dump_g(out_t *o, goc_g *g, int64_t now, bool self) {
     if (st == G_WAITING && g->wait_reason) {
         out_str(o, g->wait_reason);
         out_str(o, ", ");
-        out_duration(o, now - g->wait_since);
+        /* wait_since comes from sysmon's coarse clock: good to its tick (<= 10 ms) */
+        int64_t waited = now - g->wait_since;
+        out_duration(o, waited > 0 ? waited : 0);
     } else if (st == G_SYSCALL) {
         out_str(o, "syscall, ");
         out_duration(o, now - g->syscall_since);

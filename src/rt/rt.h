@@ -90,7 +90,7 @@ struct goc_g {
     _Atomic uint64_t wait_token; /* token of the wait that can still be claimed, 0 if none */
     uint64_t wait_seq;           /* last token handed out */
     const char *wait_reason;     /* shown in dumps */
-    int64_t wait_since;          /* goc_now() when it parked */
+    int64_t wait_since;          /* sched.coarse_now when it parked */
     void (*park_unlock)(void *); /* g0 calls it once the G is off its stack */
     void *park_arg;
     int64_t park_deadline;
@@ -193,6 +193,7 @@ typedef struct goc_sched {
     _Atomic int64_t poll_until;     /* when that M will wake by itself */
     _Atomic int32_t external_waits; /* waits that something outside the G world may end */
     _Atomic int32_t ngoroutines;
+    _Atomic int64_t coarse_now;     /* goc_now() as of sysmon's last tick (<= 10 ms old) */
     _Atomic uint64_t goidgen;
     int nprocs;
     goc_p *allp[MAX_PROCS];
@@ -211,6 +212,11 @@ goc_p *goc__pin(struct goc_g *g);       /* own P for runtime work from a gorouti
 static inline void goc__unpin(goc_m *m) {
     atomic_store_explicit(&m->in_rt, 0, memory_order_release);
 }
+/* A new runnable G for fn(arg) from p's caches (caller owns p: a goroutine pinned to it, or
+ * g0); the caller puts it on a run queue. NULL when out of memory. (proc.c) */
+struct goc_g *goc__newproc(goc_p *p, goc_fn fn, void *arg, size_t stack_size,
+                           const char *file, int line, const char *func,
+                           struct goc_g *parent);
 void goc__runqput(goc_p *p, struct goc_g *g, bool next);
 bool goc__runq_empty(goc_p *p);
 void goc__globrunqput(struct goc_g *g); /* sched.lock held */

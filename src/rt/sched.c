@@ -375,7 +375,9 @@ static void do_park(goc_m *m, goc_g *g) {
     int64_t deadline = g->park_deadline;
     struct goc_context *ctx = g->park_ctx;
     uint64_t token = atomic_load_explicit(&g->wait_token, RLX);
-    g->wait_since = goc_now();
+    /* sysmon's coarse clock: reading a real clock (even rdtsc) costs a fair share of a
+     * channel hand-off, and dumps only need milliseconds. */
+    g->wait_since = atomic_load_explicit(&goc__sched.coarse_now, RLX);
     atomic_store_explicit(&g->status, G_WAITING, REL);
     if (deadline >= 0 && token) {
         g->timer.fn = park_timeout;
