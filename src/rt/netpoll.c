@@ -43,7 +43,9 @@ void goc__netpoll_init(void) {
 }
 
 int goc__netpoll_open(int fd, goc__pollable *pd) {
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+    /* EPOLLPRI (TCP urgent data) lets src/net/ know when a short read may not have
+     * drained the socket. */
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET,
                              .data.ptr = pd};
     NETPOLL_TSAN_RELEASE(pd);
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;

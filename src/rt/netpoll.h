@@ -2,7 +2,7 @@
  * with goc__netpoll_open(); when epoll reports events for it, the poller calls
  * pd->ready(pd, events, &list) on a scheduler thread, which claims waiting goroutines and
  * pushes them on *list (linked by schedlink) to be made runnable. Edge-triggered: each fd is
- * registered once for in, out, rdhup and errors.
+ * registered once for in, out, rdhup, pri and errors.
  * goc__netpoll_waiters counts goroutines parked on I/O: while it is non-zero, idle threads
  * poll, and the deadlock detector treats those goroutines as able to wake.
  */
