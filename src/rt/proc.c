@@ -240,6 +240,7 @@ static void goexit(goc_g *g) {
 static void g_entry(void *arg) {
     goc_g *g = arg;
     goc__san_after_switch(g->m, g);
+    goc__resume_pending(g->m);
     g->fn(g->arg);
     goexit(g);
 }

@@ -164,8 +164,10 @@ typedef struct goc_m {
     _Atomic uint32_t in_rt;         /* non-zero while touching P state (see header) */
     struct goc_m *link;             /* idle list */
     uint64_t rand;                  /* wyrand state */
-    /* what g0 must do after the running G switched away */
+    /* what g0 (or, after a direct hand-off, the next goroutine) must do for the G that
+     * switched away */
     int action;
+    struct goc_g *prev_g;           /* set while a direct hand-off's action is pending */
     /* sanitizers: g0's stack and fiber */
     void *g0_stack_lo;
     size_t g0_stack_size;
@@ -208,6 +210,7 @@ extern __thread goc_m *goc__tls_m;
 goc_m *goc__getm(void);                 /* noinline TLS read */
 void goc__mstart_loop(goc_m *m);        /* the scheduler loop on g0; never returns */
 void goc__switch_to_g0(struct goc_g *g, int action);
+void goc__resume_pending(goc_m *m);    /* first thing a resuming goroutine does */
 goc_p *goc__pin(struct goc_g *g);       /* own P for runtime work from a goroutine */
 static inline void goc__unpin(goc_m *m) {
     atomic_store_explicit(&m->in_rt, 0, memory_order_release);

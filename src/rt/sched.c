@@ -327,15 +327,82 @@ bool goc__wait_claim(goc_g *g, uint64_t token) {
 
 /* ---------------------------------------------------------------- switching */
 
+static void after_switch(goc_m *m, goc_g *g);
+
+/* Every place a goroutine resumes calls this first: a goroutine that handed its thread over
+ * directly (switch_direct) left its park or yield for the next one to finish, off the
+ * stack that was being left. Then the goroutine gives up the runtime pin it inherited. */
+void goc__resume_pending(goc_m *m) {
+    goc_g *prev = m->prev_g;
+    if (prev) {
+        m->prev_g = NULL;
+        after_switch(m, prev);
+    }
+    atomic_store_explicit(&m->in_rt, 0, REL);
+}
+
+/* Direct hand-off (the fast path of park and yield): when the goroutine that should run
+ * next is already known — the one just readied into runnext, as in a channel hand-off — switch
+ * to it straight from g's stack instead of through g0 and findrunnable. The scheduler's
+ * bookkeeping is the same as execute()'s; the streak cap keeps the trip through g0 (timers,
+ * global queue) regular. Returns false, having done nothing, when the slow path must run. */
+static bool switch_direct(goc_g *g, int action) {
+    goc_m *m = g->m;
+    if (m->lockedg) return false;
+    atomic_store_explicit(&m->in_rt, 1, RLX);
+    atomic_signal_fence(memory_order_seq_cst);
+    goc_p *p = m->p;
+    goc_g *next = NULL;
+    if (p && atomic_load_explicit(&p->status, RLX) == PST(m, P_RUNNING) &&
+        p->runnext_streak < RUNNEXT_STREAK_MAX) {
+        if (action == ACT_PARK) {
+            next = atomic_load_explicit(&p->runnext, RLX);
+            if (next && !atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL, ACQ,
+                                                                 RLX))
+                next = NULL;
+            if (next) p->runnext_streak++;
+        } else if (action == ACT_YIELD && goc__sched.nprocs == 1) {
+            bool inherit;
+            next = goc__runqget(p, &inherit);
+        }
+    }
+    if (!next) {
+        atomic_store_explicit(&m->in_rt, 0, REL);
+        return false;
+    }
+    if (next->lockedm) { /* belongs to another thread: let the scheduler hand it over */
+        goc__runqput(p, next, true);
+        atomic_store_explicit(&m->in_rt, 0, REL);
+        return false;
+    }
+    if (__builtin_expect(!next->stack_lo, 0)) goc__g_bind_stack(p, next);
+    atomic_store_explicit(&p->schedtick, atomic_load_explicit(&p->schedtick, RLX) + 1, RLX);
+    m->action = action;
+    m->prev_g = g;
+    m->curg = next;
+    next->m = m;
+    atomic_store_explicit(&next->status, G_RUNNING, RLX);
+    int *err = thread_errno(); /* this thread's, before the switch: both uses are here */
+    g->saved_errno = *err;
+    *err = next->saved_errno;
+    goc__san_before_switch(m, g, next, false);
+    goc__ctx_switch(&g->ctx, &next->ctx);
+    goc__san_after_switch(g->m, g);
+    goc__resume_pending(g->m);
+    return true;
+}
+
 /* On g's stack: leave for the scheduler with an action; returns when g runs again. */
 void goc__switch_to_g0(goc_g *g, int action) {
+    if ((action == ACT_PARK || action == ACT_YIELD) && switch_direct(g, action)) return;
     goc_m *m = g->m;
     m->action = action;
     goc__san_before_switch(m, g, NULL, action == ACT_EXIT);
     goc__ctx_switch(&g->ctx, &m->g0);
-    /* Back on g's stack, possibly on another thread: g->m is the current M, and g0 has
-     * already put g's errno into this thread's errno. */
+    /* Back on g's stack, possibly on another thread: g->m is the current M, and whoever
+     * switched to us has put g's errno into this thread's errno. */
     goc__san_after_switch(g->m, g);
+    goc__resume_pending(g->m);
 }
 
 static void park_timeout(void *arg, uint64_t token) {
@@ -566,7 +633,9 @@ top:;
 
 /* ---------------------------------------------------------------- running Gs */
 
-static void execute(goc_m *m, goc_g *g, bool inherit) {
+/* Run g; returns the goroutine that switched back to g0 (g itself, or one that g handed its
+ * thread to directly). */
+static goc_g *execute(goc_m *m, goc_g *g, bool inherit) {
     goc_p *p = m->p;
     /* Every schedule counts (also a runnext hand-off that inherits the slice): sysmon's
      * hog detection and the 61-tick global queue check both watch this counter. */
@@ -582,6 +651,7 @@ static void execute(goc_m *m, goc_g *g, bool inherit) {
     goc__san_before_switch(m, NULL, g, false);
     goc__ctx_switch(&m->g0, &g->ctx);
     goc__san_after_switch(m, NULL);
+    g = m->curg;
     g->saved_errno = *err;
     /* No fence: sysmon's membarrier() orders this store against its retake (rt.h). */
     atomic_store_explicit(&m->in_rt, 1, RLX);
@@ -593,6 +663,7 @@ static void execute(goc_m *m, goc_g *g, bool inherit) {
         while (atomic_load_explicit(&p->status, ACQ) == PST(m, P_PREEMPT)) goc__cpu_relax();
         if (atomic_load_explicit(&p->status, ACQ) != PST(m, P_RUNNING)) m->p = NULL;
     }
+    return g;
 }
 
 /* A locked M whose goroutine is not running: give the P away and wait for the G. */
@@ -658,8 +729,7 @@ void goc__mstart_loop(goc_m *m) {
              * finds the goroutine runnable hands us a P to run it on. */
             goc_g *lg = m->lockedg;
             stoplockedm(m);
-            execute(m, lg, false);
-            after_switch(m, lg);
+            after_switch(m, execute(m, lg, false));
             continue;
         }
         bool inherit;
@@ -669,7 +739,6 @@ void goc__mstart_loop(goc_m *m) {
             startlockedm(m, g);
             continue;
         }
-        execute(m, g, inherit);
-        after_switch(m, g);
+        after_switch(m, execute(m, g, inherit));
     }
 }
