@@ -105,7 +105,8 @@ typedef struct goc_select_case {
  * case on a closed channel panics; a receive case on one proceeds with ok == false.
  * deadline is absolute (goc_now() clock) or GOC_NO_DEADLINE; when it passes first,
  * GOC_ETIMEDOUT is returned. With n == 0 (or only NULL channels) and no deadline it blocks
- * forever, like Go's empty select. The cases array must stay valid during the call. */
+ * forever, like Go's empty select. The cases array must stay valid during the call.
+ * GOC_EINVAL: a case with a channel has a dir that is neither send nor receive. */
 int goc_select(goc_select_case *cases, size_t n, int64_t deadline);
 /* With a default case: run a ready case or return GOC_EAGAIN at once. */
 int goc_select_try(goc_select_case *cases, size_t n);

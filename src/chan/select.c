@@ -4,7 +4,7 @@
  * case) and goc_select_ctx, after Go's selectgo.
  *
  * How, in four passes:
- * 1. Poll order: the cases with a channel, shuffled uniformly (Fisher-Yates on goc__randn,
+ * 1. Poll order: the cases with a channel, shuffled uniformly (Fisher-Yates on goc__rand,
  *    which goc_seed makes reproducible). Among the cases that are ready, the first in this
  *    order runs, which makes the choice uniform.
  * 2. Optimistic pass: walk the poll order reading each channel's state without its lock; at
@@ -42,6 +42,7 @@
 
 #define SELECT_STACK_CASES 32    /* cases served from stack arrays; more use one heap block */
 #define SELECT_INSERTION_SORT 16 /* lock lists up to this long are insertion sorted */
+#define SELECT_RAND_SPAN 4096u   /* shuffle indices drawn from one 32-bit random value */
 
 struct select_unlock_arg {
     goc_chan **locks; /* distinct channels, ascending address */
@@ -134,12 +135,32 @@ static int select_impl(goc_select_case *cases, size_t n, bool block, int64_t dea
     }
     int result;
 
-    /* 1. Poll order. */
+    /* 1. Poll order: an inside-out Fisher-Yates shuffle. The random index for position k
+     * comes from the high half of r * (k + 1); the low half is again uniform in its high
+     * bits and feeds the next index (Lemire's batched bounded random numbers), so a small
+     * select costs one goc__rand() call instead of one per case. A fresh r is drawn before
+     * the product of the bounds exceeds SELECT_RAND_SPAN, keeping every index's bias below
+     * SELECT_RAND_SPAN / 2^32. */
     size_t np = 0;
+    uint32_t r = 0, span = SELECT_RAND_SPAN + 1;
     for (size_t i = 0; i < n; i++) {
         cases[i].ok = false;
         if (!cases[i].ch) continue;
-        size_t j = goc__randn((uint32_t)np + 1);
+        if (goc__unlikely(cases[i].dir != GOC_SELECT_SEND && cases[i].dir != GOC_SELECT_RECV)) {
+            free(heap);
+            return GOC_EINVAL;
+        }
+        uint32_t k = (uint32_t)np + 1, j = 0;
+        if (k > 1) {
+            if (span > SELECT_RAND_SPAN / k) {
+                r = goc__rand();
+                span = 1;
+            }
+            uint64_t m = (uint64_t)r * k;
+            j = (uint32_t)(m >> 32);
+            r = (uint32_t)m;
+            span *= k;
+        }
         order[np] = order[j];
         order[j] = (uint32_t)i;
         np++;
