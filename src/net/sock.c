@@ -3,9 +3,9 @@
  *
  * Every socket is created SOCK_NONBLOCK|SOCK_CLOEXEC in one call, so no descriptor leaks
  * into a child started by another thread. Connect follows Go's netFD.connect: a
- * non-blocking connect, registration with the poller, a wait for writability, then
- * SO_ERROR; a wake-up with SO_ERROR 0 is confirmed with getpeername because a recycled
- * poll record can carry a stale edge. Defaults are Go's: TCP_NODELAY, keep-alive every
+ * non-blocking connect, registration with the poller, a wait for writability, then a
+ * second connect(2) to learn the outcome (a recycled poll record can carry a stale edge,
+ * so a wake-up alone proves nothing). Defaults are Go's: TCP_NODELAY, keep-alive every
  * 15 s on accepted and dialled TCP connections, SO_REUSEADDR on TCP listeners, backlog
  * net.core.somaxconn.
  * Accepted connections get their TCP options by inheritance: Linux copies TCP_NODELAY,
@@ -311,26 +311,20 @@ int goc_serve(goc_listener *l, void (*handler)(goc_conn *c, void *arg), void *ar
 
 /* ---------------------------------------------------------------- dialling */
 
-/* Has the pending connect on fd finished? 1: connected, 0: not yet, <0: failed. */
-static int connect_done(int fd) {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return GOC_ESYS;
-    switch (err) {
-    case EINPROGRESS:
-    case EALREADY:
-    case EINTR:
-        return 0;
+/* Has the pending connect to a finished? 1: connected, 0: not yet, <0: failed. Asking
+ * connect(2) again answers in one call (EALREADY while in progress, 0 or EISCONN once
+ * connected, the error once failed), where Go asks SO_ERROR and then getpeername to rule
+ * out a stale wake-up. */
+static int connect_done(int fd, const goc_addr *a) {
+    if (connect(fd, (const struct sockaddr *)&a->sa, a->len) == 0) return 1;
+    switch (errno) {
     case EISCONN:
         return 1;
-    case 0: {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof ss;
-        if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) return 1;
-        return errno == ENOTCONN ? 0 : GOC_ESYS; /* a stale edge: wait again */
-    }
+    case EALREADY:
+    case EINPROGRESS:
+    case EINTR:
+        return 0;
     default:
-        errno = err;
         return GOC_ESYS;
     }
 }
@@ -379,7 +373,7 @@ static int dial_one(const net_spec *ns, const goc_addr *a, const goc_dialer *d, 
     while (!r && pending) {
         r = goc__netfd_wait(f, &f->wr, deadline, d->ctx);
         if (r) break;
-        c = connect_done(fd);
+        c = connect_done(fd, a);
         if (c == 0) continue;
         r = c < 0 ? c : 0;
         break;
