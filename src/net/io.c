@@ -80,9 +80,17 @@ static ssize_t stream_result(netfd *f, ssize_t k, size_t n) {
     return k;
 }
 
+/* A zero-length stream read or write does nothing but check the socket is open (Go). */
+static int nothing_to_do(netfd *f) {
+    int r = goc__netfd_incref(f);
+    if (r == 0) goc__netfd_decref(f);
+    return r;
+}
+
 static ssize_t read_ex(goc_conn *c, void *buf, size_t n, int64_t deadline,
                        struct goc_context *ctx) {
     netfd *f = F(c);
+    if (n == 0 && f->kind == NET_STREAM) return nothing_to_do(f);
     buf_arg b = {buf, n};
     return stream_result(f, do_read(f, op_read, &b, deadline, ctx, n), n);
 }
@@ -126,6 +134,7 @@ ssize_t goc_conn_readv(goc_conn *c, const struct iovec *iov, int iovcnt, int64_t
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
+    if (total == 0 && f->kind == NET_STREAM) return nothing_to_do(f);
     iov_arg v = {iov, iovcnt};
     return stream_result(f, do_read(f, op_readv, &v, deadline, ctx, total), total);
 }
@@ -157,12 +166,19 @@ ssize_t goc_conn_recvfrom(goc_conn *c, void *buf, size_t n, goc_addr *from, int6
 static int writev_ex(netfd *f, const struct iovec *iov, int iovcnt, const goc_addr *to,
                      int64_t deadline, struct goc_context *ctx, size_t *written) {
     size_t done = 0;
-    int r = iovcnt < 0 ? GOC_EINVAL : goc__netfd_begin(f, &f->wr, deadline, ctx);
-    if (r) goto out;
     int i = 0;      /* first iovec not fully written */
     size_t off = 0; /* bytes of iov[i] already written */
     while (i < iovcnt && iov[i].iov_len == 0)
         i++;
+    bool empty = i >= iovcnt && f->kind == NET_STREAM;
+    int r;
+    if (iovcnt < 0)
+        r = GOC_EINVAL;
+    else if (empty)
+        r = nothing_to_do(f);
+    else
+        r = goc__netfd_begin(f, &f->wr, deadline, ctx);
+    if (r || empty) goto out;
     /* A datagram socket sends one datagram per call, even an empty one. */
     bool once = f->kind == NET_DGRAM;
     while (i < iovcnt || once) {
@@ -266,6 +282,7 @@ static ssize_t sendfile_nosigpipe(int out, int in, off_t *off, size_t n) {
 
 ssize_t goc_conn_sendfile(goc_conn *c, int in_fd, off_t *offset, size_t count, int64_t deadline) {
     netfd *f = F(c);
+    if (count == 0) return nothing_to_do(f);
     int r = goc__netfd_begin(f, &f->wr, deadline, NULL);
     if (r) return r;
     size_t done = 0;

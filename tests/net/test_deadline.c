@@ -49,10 +49,14 @@ static void test_read_deadlines(void) {
     /* the earlier of the call's and the connection's deadline wins */
     CHECK_EQ(goc_conn_set_read_deadline(c, goc_now() + 10 * GOC_SECOND), 0);
     CHECK_EQ(goc_conn_read_until(c, buf, sizeof buf, goc_now() - 1), GOC_ETIMEDOUT);
+    /* zero-length calls return at once, data waiting or not */
+    CHECK_EQ(goc_conn_read(c, buf, 0), 0);
+    CHECK_EQ(goc_conn_write(c, buf, 0), 0);
     /* cleared: the connection works again and the waiting byte is there */
     CHECK_EQ(goc_conn_set_read_deadline(c, 0), 0);
     CHECK_EQ(goc_conn_read(c, buf, sizeof buf), 1);
     CHECK_EQ(buf[0], 'x');
+    CHECK_EQ(goc_conn_read(c, buf, 0), 0); /* nothing waiting now: still at once */
     net_pair_close(l, c, s);
 }
 
@@ -238,6 +242,7 @@ static void test_close_wakes(void) {
     CHECK_EQ(goc_conn_write(c, &b, 1), GOC_ECLOSED);
     CHECK_EQ(goc_conn_set_deadline(c, 0), GOC_ECLOSED);
     CHECK_EQ(goc_conn_close_write(c), GOC_ECLOSED);
+    CHECK_EQ(goc_conn_read(c, &b, 0), GOC_ECLOSED);
     CHECK_EQ(goc_conn_close(c), GOC_ECLOSED); /* the second close, dropping the last ref */
     goc_conn_close(s);
     goc_listener_close(l);
