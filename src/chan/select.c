@@ -93,6 +93,17 @@ static size_t sort_locks(goc_chan **locks, size_t n) {
     return m;
 }
 
+/* Where c sits in the sorted, distinct lock list. */
+static size_t lock_index(goc_chan *const *locks, size_t n, const goc_chan *c) {
+    size_t lo = 0;
+    while (n > 1) {
+        size_t half = n / 2;
+        if ((uintptr_t)locks[lo + half] <= (uintptr_t)c) lo += half;
+        n -= half;
+    }
+    return lo;
+}
+
 /* Try case cs under its channel's lock (no waiting). */
 static int try_case_locked(goc_select_case *cs, goc_g **wake) {
     if (cs->dir == GOC_SELECT_RECV) return goc__chan_recv_locked(cs->ch, cs->elem, wake);
@@ -122,16 +133,19 @@ static int select_impl(goc_select_case *cases, size_t n, bool block, int64_t dea
     uint32_t order_s[SELECT_STACK_CASES];
     goc_chan *locks_s[SELECT_STACK_CASES];
     goc__waiter w_s[SELECT_STACK_CASES];
+    unsigned char relock_s[SELECT_STACK_CASES];
     uint32_t *order = order_s;
     goc_chan **locks = locks_s;
     goc__waiter *ws = w_s;
+    unsigned char *relock = relock_s;
     void *heap = NULL;
     if (goc__unlikely(n > SELECT_STACK_CASES)) {
-        heap = malloc(n * (sizeof *ws + sizeof *locks + sizeof *order));
+        heap = malloc(n * (sizeof *ws + sizeof *locks + sizeof *order + sizeof *relock));
         if (!heap) goc__fatal("select: out of memory");
         ws = heap;
         locks = (goc_chan **)(ws + n);
         order = (uint32_t *)(locks + n);
+        relock = (unsigned char *)(order + n);
     }
     int result;
 
@@ -228,18 +242,30 @@ static int select_impl(goc_select_case *cases, size_t n, bool block, int64_t dea
     struct select_unlock_arg ua = {locks, nl};
     int pr = goc__park("select", select_unlock, &ua, deadline, ctx);
 
-    lock_all(locks, nl);
+    /* Withdraw. Only channels that may still hold a record of ours are locked: a record a
+     * waker has popped is never queued again. The lowest channel is locked whenever any of
+     * our records on it is still queued; otherwise a waker took its lock after
+     * select_unlock released it, last, so select_unlock is done with our stack either way. */
+    memset(relock, 0, nl);
+    for (size_t k = 0; k < np; k++) {
+        goc__waiter *w = &ws[order[k]];
+        if (__atomic_load_n(&w->queued, __ATOMIC_ACQUIRE))
+            relock[lock_index(locks, nl, cases[order[k]].ch)] = 1;
+    }
+    for (size_t l = 0; l < nl; l++)
+        if (relock[l]) goc__lock(&locks[l]->lock);
     int sel = -1;
     for (size_t i = 0; i < n; i++) {
         goc_select_case *cs = &cases[i];
         if (!cs->ch) continue;
         goc__waiter *w = &ws[i];
         if (w->fired)
-            sel = (int)i;
+            sel = (int)i; /* written before the claim's winner readied us */
         else if (w->queued)
             goc__waitq_remove(cs->dir == GOC_SELECT_RECV ? &cs->ch->recvq : &cs->ch->sendq, w);
     }
-    unlock_all(locks, nl);
+    for (size_t l = nl; l-- > 0;)
+        if (relock[l]) goc__unlock(&locks[l]->lock);
 
     if (sel < 0) {
         result = pr; /* deadline or context; no case ran */

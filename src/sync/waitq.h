@@ -8,10 +8,11 @@
  * a context, or another case of the same select) and are simply dropped from the queue.
  *
  * Invariants:
- * - `queued` is true exactly while the record is linked on a queue; it is read and written
- *   only under the lock of that queue. A goroutine whose wait ended without a claim through
- *   this record takes that lock and unlinks the record if it is still queued before it lets
- *   the record go out of scope.
+ * - `queued` is true exactly while the record is linked on a queue; it is written only under
+ *   the lock of that queue (atomically: select reads it without the lock to learn which
+ *   channels it no longer needs to lock; false is final once the record has been queued). A
+ * goroutine whose wait ended without a claim through this record takes that lock and unlinks the
+ * record if it is still queued before it lets the record go out of scope.
  * - Only the waker that won the claim writes `fired`, `success` and the value behind `elem`,
  *   and it does so before goc__ready(); the woken goroutine reads them after goc__park().
  * - `first` is also read without the lock by the channel fast paths (a hint only), so every
@@ -36,7 +37,7 @@ struct goc__waiter {
     goc_g *g;                 /* the parked goroutine */
     uint64_t token;           /* its wait token from goc__wait_prepare() */
     void *elem;               /* channels: the value to send, or where a received one goes */
-    bool queued;              /* linked on a queue (under that queue's lock) */
+    bool queued;              /* linked on a queue (written under that queue's lock) */
     bool fired;               /* the claim that ended the wait came through this record */
     bool success;             /* channels: a value moved (false: woken by close);
                                  mutex: ownership was handed over directly */
@@ -56,7 +57,8 @@ static inline void goc__waiter_init(goc__waiter *w, goc_g *g, void *elem) {
     w->g = g;
     w->token = goc__wait_prepare(g);
     w->elem = elem;
-    w->queued = w->fired = w->success = false;
+    w->fired = w->success = false;
+    __atomic_store_n(&w->queued, false, __ATOMIC_RELAXED);
 }
 
 static inline goc__waiter *goc__waitq_peek(const goc__waitq *q) {
@@ -71,7 +73,7 @@ static inline void goc__waitq_push_back(goc__waitq *q, goc__waiter *w) {
     else
         __atomic_store_n(&q->first, w, __ATOMIC_RELAXED);
     q->last = w;
-    w->queued = true;
+    __atomic_store_n(&w->queued, true, __ATOMIC_RELAXED);
 }
 
 static inline void goc__waitq_push_front(goc__waitq *q, goc__waiter *w) {
@@ -82,7 +84,7 @@ static inline void goc__waitq_push_front(goc__waitq *q, goc__waiter *w) {
     else
         q->last = w;
     __atomic_store_n(&q->first, w, __ATOMIC_RELAXED);
-    w->queued = true;
+    __atomic_store_n(&w->queued, true, __ATOMIC_RELAXED);
 }
 
 /* Unlink w, which must be queued on q. */
@@ -96,7 +98,7 @@ static inline void goc__waitq_remove(goc__waitq *q, goc__waiter *w) {
     else
         q->last = w->prev;
     w->next = w->prev = NULL;
-    w->queued = false;
+    __atomic_store_n(&w->queued, false, __ATOMIC_RELEASE); /* select reads it unlocked */
 }
 
 /* Unlink and return the front record, NULL when empty. */
