@@ -33,6 +33,7 @@ static bool p_has_waiting_work(goc_p *p, int64_t now) {
     return t0 != 0 && t0 <= now + SYSMON_MAX_DELAY_US * GOC_MICROSECOND;
 }
 
+#define TIMER_LATE_NS (2 * GOC_MILLISECOND) /* retake early for a timer this overdue */
 #define SCAVENGE_BATCH 256           /* pooled stacks trimmed per sysmon tick */
 #define SYSMON_WATCH_DELAY_US 1000 /* cap while a P runs long with work waiting behind it */
 
@@ -72,7 +73,13 @@ static int retake(int64_t now, bool *watching) {
             }
             if (!membarrier_ok || !p_has_waiting_work(p, now)) continue;
             *watching = true; /* a possible hog: look again soon */
-            if (now - p->sysmon_when < FORCE_PREEMPT_NS) continue;
+            /* A full time slice, as Go; or sooner when a timer on this P is overdue:
+             * taking the P costs the hog nothing (it keeps its thread), and a sleeper's
+             * wake-up should not wait a whole slice. */
+            int64_t ran = now - p->sysmon_when;
+            int64_t t0 = atomic_load_explicit(&p->timer0, RLX);
+            bool timer_late = t0 != 0 && now - t0 >= TIMER_LATE_NS && ran >= TIMER_LATE_NS;
+            if (ran < FORCE_PREEMPT_NS && !timer_late) continue;
             goc_m *m = atomic_load_explicit(&p->m, ACQ);
             if (!m) continue;
             uint32_t pre = (st & ~3u) | P_PREEMPT;
