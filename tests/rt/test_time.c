@@ -10,13 +10,13 @@
 
 /* ---- ordering and never-early ---- */
 #define SLEEPERS 30
-#define STEP (4 * GOC_MILLISECOND)
+#define STEP (8 * GOC_MILLISECOND)
 /* On a loaded shared machine a thread may lose its CPU for a few ms; wake-ups whose
  * deadlines are this close may swap, farther ones must not. */
 #if defined(GOC_TSAN) || defined(GOC_ASAN)
-#define ORDER_SLACK (80 * GOC_MILLISECOND) /* everything runs several times slower */
+#define ORDER_SLACK (120 * GOC_MILLISECOND) /* everything runs several times slower */
 #else
-#define ORDER_SLACK (16 * GOC_MILLISECOND)
+#define ORDER_SLACK (48 * GOC_MILLISECOND)
 #endif
 static _Atomic int wake_seq, wake_done;
 static int wake_order[SLEEPERS];
