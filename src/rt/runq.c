@@ -54,7 +54,30 @@ void goc__runqput(goc_p *p, goc_g *g, bool next) {
 }
 
 /* Owner only. *inherit says whether g came from runnext. */
+/* With a single P nobody steals: only the owner touches its queue, so the head moves without
+ * a compare-and-swap (the thief paths are never entered). */
+static goc_g *runqget_single(goc_p *p, bool *inherit) {
+    goc_g *next = atomic_load_explicit(&p->runnext, RLX);
+    if (next && p->runnext_streak < RUNNEXT_STREAK_MAX) {
+        atomic_store_explicit(&p->runnext, NULL, RLX);
+        p->runnext_streak++;
+        *inherit = true;
+        return next;
+    }
+    p->runnext_streak = 0;
+    *inherit = false;
+    uint32_t h = atomic_load_explicit(&p->runq_head, RLX);
+    if (h != atomic_load_explicit(&p->runq_tail, RLX)) {
+        goc_g *g = atomic_load_explicit(&p->runq[h % RUNQ_SIZE], RLX);
+        atomic_store_explicit(&p->runq_head, h + 1, RLX);
+        return g;
+    }
+    atomic_store_explicit(&p->runnext, NULL, RLX);
+    return next;
+}
+
 goc_g *goc__runqget(goc_p *p, bool *inherit) {
+    if (goc__sched.nprocs == 1) return runqget_single(p, inherit);
     goc_g *next = atomic_load_explicit(&p->runnext, RLX);
     if (next && p->runnext_streak < RUNNEXT_STREAK_MAX) {
         if (atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL, ACQ, RLX)) {

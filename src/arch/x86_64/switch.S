@@ -2,7 +2,8 @@
  *
  * goc__ctx_switch(from, to): push the callee-saved registers (rbp, rbx, r12-r15) and the
  * floating-point control state (MXCSR, x87 control word) on the current stack, store rsp
- * in from->sp, load to->sp and pop the same layout. A plain call/ret pair, so the CPU's
+ * in from->sp, load to->sp and pop the same layout (reloading the control state only if it
+ * differs). Clobbers rax and rdx, which are caller-saved. A plain call/ret pair, so the CPU's
  * return-stack predictor stays mostly right. CFI describes every push so that gdb and
  * backtrace() unwind through it. Layout must match goc__ctx_init in arch.h.
  */
@@ -35,11 +36,18 @@ goc__ctx_switch:
     .cfi_adjust_cfa_offset 8
     stmxcsr (%rsp)
     fnstcw 4(%rsp)
+    movl (%rsp), %eax          /* the control words in force now ... */
+    movzwl 4(%rsp), %edx
     movq %rsp, (%rdi)
     movq (%rsi), %rsp
-    /* From here on the frame is the resumed context's; its layout is the same. */
-    ldmxcsr (%rsp)
-    fldcw 4(%rsp)
+    /* From here on the frame is the resumed context's; its layout is the same. Loading the
+     * control registers stalls the FP pipeline, so it is done only when the resumed
+     * context's differ from the ones in force (almost never: programs rarely change them). */
+    cmpl (%rsp), %eax
+    jne 1f
+    cmpw 4(%rsp), %dx
+    jne 1f
+2:
     addq $8, %rsp
     .cfi_adjust_cfa_offset -8
     popq %r15
@@ -55,6 +63,11 @@ goc__ctx_switch:
     popq %rbp
     .cfi_adjust_cfa_offset -8
     ret
+1:
+    .cfi_adjust_cfa_offset 56
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    jmp 2b
     .cfi_endproc
     .size goc__ctx_switch, .-goc__ctx_switch
 
