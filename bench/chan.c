@@ -50,10 +50,11 @@ typedef struct {
 
 static void ponger(void *p) {
     pp_arg *a = p;
-    int64_t v;
-    for (int64_t i = 0; i < a->n; i++) {
-        goc_chan_recv(a->ping, &v, NULL);
-        goc_chan_send(a->pong, &v);
+    goc_chan *ping = a->ping, *pong = a->pong; /* a may be gone after the last send */
+    int64_t v, n = a->n;
+    for (int64_t i = 0; i < n; i++) {
+        goc_chan_recv(ping, &v, NULL);
+        goc_chan_send(pong, &v);
     }
 }
 
@@ -136,8 +137,10 @@ typedef struct {
 
 static void feeder(void *p) {
     feed_arg *a = p;
-    for (int64_t i = 0; i < a->count; i++)
-        goc_chan_send(a->c, &i);
+    goc_chan *c = a->c; /* a may be gone after the last send */
+    int64_t count = a->count;
+    for (int64_t i = 0; i < count; i++)
+        goc_chan_send(c, &i);
 }
 
 GOC_BENCH(select, SELECT_N) {

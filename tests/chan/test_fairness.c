@@ -116,8 +116,10 @@ typedef struct {
 
 static void feed(void *p) {
     feeder *f = p;
-    for (int i = 0; i < f->n; i++)
-        send_int(f->c, i);
+    goc_chan *c = f->c; /* f may be gone once the last value is taken */
+    int n = f->n;
+    for (int i = 0; i < n; i++)
+        send_int(c, i);
 }
 
 static void test_blocking_fairness(void) {

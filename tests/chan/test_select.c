@@ -696,8 +696,10 @@ typedef struct {
 
 static void s2_sender(void *p) {
     s2 *s = p;
-    for (int i = 0; i < s->n; i++)
-        send_int(s->c, 1);
+    goc_chan *c = s->c; /* s may be gone once the last value is taken */
+    int n = s->n;
+    for (int i = 0; i < n; i++)
+        send_int(c, 1);
 }
 
 static void test_select2(void) {
