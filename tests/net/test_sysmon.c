@@ -1,7 +1,10 @@
 /* test_sysmon — nothing stalls the others at GOMAXPROCS=1:
  *  - a goroutine spinning for 1 s without a single runtime call: sysmon takes its P away
  *    after a time slice, so a ticker goroutine sleeping 1 ms at a time keeps waking, its
- *    worst lateness under 20 ms (the issue's bound; a 10 ms slice plus sysmon's tick);
+ *    worst lateness under 20 ms (the issue's bound; a 10 ms slice plus sysmon's tick).
+ *    What the bound is about is the runtime, not the machine: a plain thread ticking the
+ *    same way alongside measures how late the OS alone makes a sleeper (CI runs tests in
+ *    parallel on 2 cores, under sanitizers), and that much is allowed on top;
  *  - a goroutine blocked in read(2) on an empty pipe inside goc_blocking: sysmon hands
  *    its P to another thread, so the others run; the ticker, not a timer thread, is what
  *    finally writes to the pipe. A watchdog thread unblocks the pipe after WATCHDOG_S so
@@ -10,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "goc.h"
@@ -57,7 +61,24 @@ static void ticker(void *p) {
     goc_waitgroup_done(a->wg);
 }
 
+/* The control: a plain thread sleeping TICK_NS at a time while the hog spins. */
+static _Atomic int64_t os_worst;
+
+static void *os_ticker(void *arg) {
+    (void)arg;
+    while (!atomic_load(&stop_ticker)) {
+        struct timespec ts = {0, TICK_NS};
+        int64_t t0 = goc_now();
+        nanosleep(&ts, NULL);
+        int64_t late = goc_now() - (t0 + TICK_NS);
+        if (atomic_load(&spinning) && late > atomic_load(&os_worst)) atomic_store(&os_worst, late);
+    }
+    return NULL;
+}
+
 static void test_spinning_hog(void) {
+    pthread_t control;
+    CHECK_EQ(pthread_create(&control, NULL, os_ticker, NULL), 0);
     goc_waitgroup wg = GOC_WAITGROUP_INIT;
     ticker_arg ta = {.wg = &wg};
     goc_waitgroup_add(&wg, 2);
@@ -72,10 +93,13 @@ static void test_spinning_hog(void) {
         goc_sleep(MS);
     atomic_store(&stop_ticker, 1);
     goc_waitgroup_wait(&wg);
-    printf("hog: %d ticks while spinning, worst lateness %.2f ms, main %.2f ms late\n", ta.ticks,
-           (double)ta.worst / 1e6, (double)main_late / 1e6);
+    CHECK_EQ(pthread_join(control, NULL), 0);
+    int64_t os = atomic_load(&os_worst);
+    printf("hog: %d ticks while spinning, worst lateness %.2f ms (a plain thread's: %.2f ms), "
+           "main %.2f ms late\n",
+           ta.ticks, (double)ta.worst / 1e6, (double)os / 1e6, (double)main_late / 1e6);
     CHECK(ta.ticks > (int)(SPIN_NS / TICK_NS / 4)); /* it really kept ticking */
-    CHECK(ta.worst < LATE_LIMIT);
+    CHECK(ta.worst < LATE_LIMIT + os);
     CHECK(main_late < SPIN_NS / 4);
 }
 
