@@ -53,7 +53,8 @@ typedef struct goc_chan goc_chan;
 struct goc_context;
 
 /* Make a channel of cap values of elem_size bytes each (cap 0: unbuffered). Returns NULL with
- * errno ENOMEM when memory runs out, or EINVAL when elem_size * cap overflows. */
+ * errno ENOMEM when memory runs out, or EINVAL when elem_size or cap exceeds 2^32 - 1 or
+ * their product overflows. */
 goc_chan *goc_chan_make(size_t elem_size, size_t cap);
 /* Add a reference; returns c. NULL is allowed (returns NULL). */
 goc_chan *goc_chan_retain(goc_chan *c);

@@ -31,18 +31,21 @@
 
 goc_chan *goc_chan_make(size_t elem_size, size_t cap) {
     size_t bytes;
-    if (__builtin_mul_overflow(elem_size, cap, &bytes) ||
-        __builtin_add_overflow(bytes, sizeof(goc_chan), &bytes)) {
+    if (elem_size > UINT32_MAX || cap > UINT32_MAX ||
+        __builtin_mul_overflow(elem_size, cap, &bytes) ||
+        __builtin_add_overflow(bytes, sizeof(goc_chan) + GOC_CHAN_ALIGN - 1, &bytes)) {
         errno = EINVAL;
         return NULL;
     }
-    goc_chan *c = calloc(1, bytes);
+    bytes &= ~(size_t)(GOC_CHAN_ALIGN - 1); /* aligned_alloc wants a multiple */
+    goc_chan *c = aligned_alloc(GOC_CHAN_ALIGN, bytes);
     if (!c) {
         errno = ENOMEM;
         return NULL;
     }
-    c->cap = cap;
-    c->elem_size = elem_size;
+    memset(c, 0, bytes);
+    c->cap = (uint32_t)cap;
+    c->elem_size = (uint32_t)elem_size;
     atomic_init(&c->refs, 1);
     return c;
 }

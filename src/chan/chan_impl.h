@@ -25,19 +25,25 @@
 #include "goc/chan.h"
 #include "sync/waitq.h"
 
+/* The header is one cache line (GOC_CHAN_ALIGN-aligned): an operation touches one line
+ * plus the value's slot, which matters when thousands of channels are in use (a ring or
+ * sieve of goroutines). Hence 32-bit counts: cap and elem_size are limited to 2^32 - 1. */
+#define GOC_CHAN_ALIGN 64
+
 struct goc_chan {
     goc__lock_t lock;        /* guards everything below except refs and immutable fields */
     _Atomic uint32_t closed; /* set once by close(), under lock */
-    _Atomic size_t qcount;   /* values in buf; written under lock */
-    size_t cap;              /* ring slots, 0 for unbuffered (immutable) */
-    size_t elem_size;        /* bytes per value (immutable) */
-    size_t sendx;            /* ring index of the next send */
-    size_t recvx;            /* ring index of the next receive */
+    _Atomic uint32_t qcount; /* values in buf; written under lock */
+    uint32_t cap;            /* ring slots, 0 for unbuffered (immutable) */
+    uint32_t elem_size;      /* bytes per value (immutable) */
+    uint32_t sendx;          /* ring index of the next send */
+    uint32_t recvx;          /* ring index of the next receive */
+    _Atomic uint32_t refs;   /* references; the last release frees */
     goc__waitq recvq;        /* parked receivers, FIFO */
     goc__waitq sendq;        /* parked senders, FIFO */
-    _Atomic size_t refs;     /* references; the last release frees */
     alignas(max_align_t) unsigned char buf[]; /* cap * elem_size bytes */
 };
+_Static_assert(sizeof(struct goc_chan) <= GOC_CHAN_ALIGN, "channel header fits a cache line");
 
 /* Results of a non-blocking step under the lock. */
 enum { CHAN_BLOCK = 0, CHAN_DONE = 1, CHAN_CLOSED = 2 };
@@ -65,15 +71,15 @@ static inline void goc__elem_copy(void *dst, const void *src, size_t n) {
     }
 }
 
-static inline unsigned char *goc__chan_slot(goc_chan *c, size_t i) {
-    return c->buf + i * c->elem_size;
+static inline unsigned char *goc__chan_slot(goc_chan *c, uint32_t i) {
+    return c->buf + (size_t)i * c->elem_size;
 }
 
 static inline bool goc__chan_closed(const goc_chan *c) {
     return atomic_load_explicit(&c->closed, memory_order_acquire) != 0;
 }
 
-static inline size_t goc__chan_count(const goc_chan *c) {
+static inline uint32_t goc__chan_count(const goc_chan *c) {
     return atomic_load_explicit(&c->qcount, memory_order_relaxed);
 }
 
@@ -98,7 +104,7 @@ static inline int goc__chan_send_locked(goc_chan *c, const void *elem, goc_g **w
         *wake = w->g;
         return CHAN_DONE;
     }
-    size_t n = atomic_load_explicit(&c->qcount, memory_order_relaxed);
+    uint32_t n = atomic_load_explicit(&c->qcount, memory_order_relaxed);
     if (n < c->cap) {
         goc__elem_copy(goc__chan_slot(c, c->sendx), elem, c->elem_size);
         if (++c->sendx == c->cap) c->sendx = 0;
@@ -130,7 +136,7 @@ static inline int goc__chan_recv_locked(goc_chan *c, void *elem, goc_g **wake) {
         *wake = w->g;
         return CHAN_DONE;
     }
-    size_t n = atomic_load_explicit(&c->qcount, memory_order_relaxed);
+    uint32_t n = atomic_load_explicit(&c->qcount, memory_order_relaxed);
     if (n > 0) {
         if (elem) goc__elem_copy(elem, goc__chan_slot(c, c->recvx), c->elem_size);
         if (++c->recvx == c->cap) c->recvx = 0;
