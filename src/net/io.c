@@ -4,7 +4,9 @@
  * Every call has the same shape: hold the direction (goc__netfd_begin), try the system call,
  * and only on EAGAIN park for readiness (goc__netfd_wait) and try again; then leave the
  * direction (goc__netfd_end). Trying first means a socket with data waiting costs one
- * system call and no poller round trip, as in Go.
+ * system call and no poller round trip, as in Go; unlike Go, a direction that the last
+ * call found drained waits for the next edge without trying (netfd.h explains why that
+ * is safe), so the EAGAIN that Go pays on every request is skipped.
  * Writes loop until everything is out or an error stops them: a goc_conn_write either
  * lands whole or fails. Sends use MSG_NOSIGNAL so a vanished peer is EPIPE, not SIGPIPE;
  * sendfile(2) has no such flag, so SIGPIPE is blocked around it on the calling thread and a

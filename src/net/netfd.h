@@ -8,7 +8,8 @@
  * - Only the holder of a direction parks on `io` for readiness. Every edge from the poller
  *   bumps `eseq`; the holder notes `snap` = eseq before its system call, and after EAGAIN
  *   parks only if no edge came since (otherwise it retries at once: no lost wake-up, and
- *   unlike Go's pdReady flag a stale edge cannot cause a useless retry).
+ *   unlike Go's pdReady flag, an edge that an earlier call already used cannot cause a
+ *   useless retry).
  * - Edge-triggered readiness lets us do better than Go's "always try first": once a call
  *   got EAGAIN at edge count `eagain_seq`, the socket cannot have become ready until the
  *   next edge (the kernel signals every arrival of data, space, FIN, RST and shutdown), so
@@ -22,13 +23,14 @@
  * - Closing skips EPOLL_CTL_DEL unless the descriptor was handed out (goc_conn_fd): with
  *   no other reference to the open file, close(2) removes it from the epoll set, and a
  *   stale event for a recycled record is harmless (see the next point).
- * - `ops` counts operations between op_begin and op_end. close() sets `closing`, wakes
+ * - `ops` counts operations between goc__netfd_begin and _end (and incref/decref).
+ *   close() sets `closing`, wakes
  *   everything parked with NET_WAKE_CLOSED and parks as `closer` until ops is 0; only then
  *   is the descriptor closed, so its number cannot be reused under a running syscall.
  * - Records are type-stable: they come from slabs that are never freed and go back to a
- *   free list, so an epoll event fetched just before EPOLL_CTL_DEL that arrives after the
- *   record was recycled finds valid memory and at worst sets a stale `ready` (Go's
- *   pollCache does the same).
+ *   free list, so an epoll event fetched just before the close that is handled after the
+ *   record was recycled finds valid memory and at worst bumps eseq (one useless retry);
+ *   Go's pollCache does the same.
  */
 #ifndef GOC_NET_NETFD_H
 #define GOC_NET_NETFD_H
