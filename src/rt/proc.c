@@ -360,7 +360,7 @@ void goc_syscall_exit(void) {
     int saved = errno;
     goc_m *m = g->m;
     goc_p *p = m->p;
-    atomic_store_explicit(&m->in_rt, 1, RLX);
+    goc__rt_enter(m);
     uint32_t st = p ? PST(m, P_SYSCALL) : 0;
     if (p && atomic_compare_exchange_strong_explicit(&p->status, &st, PST(m, P_RUNNING), ACQ,
                                                      RLX)) {

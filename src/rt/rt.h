@@ -212,9 +212,29 @@ void goc__mstart_loop(goc_m *m);        /* the scheduler loop on g0; never retur
 void goc__switch_to_g0(struct goc_g *g, int action);
 void goc__resume_pending(goc_m *m);    /* first thing a resuming goroutine does */
 goc_p *goc__pin(struct goc_g *g);       /* own P for runtime work from a goroutine */
-static inline void goc__unpin(goc_m *m) {
+/* Enter and leave the state in which an M may touch its P's private parts (see the header).
+ * Ordinary builds: a plain store, made visible to sysmon by its membarrier(). ThreadSanitizer
+ * cannot see membarrier, so TSan builds use a real handshake: entering swaps 0 -> 1 (1 means
+ * we are already inside), and sysmon claims a running M with 0 -> 2 before taking its P. */
+static inline void goc__rt_enter(goc_m *m) {
+#if defined(GOC_TSAN)
+    for (;;) {
+        uint32_t z = 0;
+        if (atomic_compare_exchange_weak_explicit(&m->in_rt, &z, 1, memory_order_acquire,
+                                                  memory_order_relaxed) ||
+            z == 1)
+            return;
+        goc__cpu_relax(); /* 2: sysmon is taking our P; it lets go at once */
+    }
+#else
+    atomic_store_explicit(&m->in_rt, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+static inline void goc__rt_leave(goc_m *m) {
     atomic_store_explicit(&m->in_rt, 0, memory_order_release);
 }
+static inline void goc__unpin(goc_m *m) { goc__rt_leave(m); }
 /* A new runnable G for fn(arg) from p's caches (caller owns p: a goroutine pinned to it, or
  * g0); the caller puts it on a run queue. NULL when out of memory. (proc.c) */
 struct goc_g *goc__newproc(goc_p *p, goc_fn fn, void *arg, size_t stack_size,

@@ -92,8 +92,7 @@ static bool pin_slow(goc_m *m, goc_p *p);
 goc_p *goc__pin(goc_g *g) {
     for (;;) {
         goc_m *m = g->m;
-        atomic_store_explicit(&m->in_rt, 1, RLX);
-        atomic_signal_fence(memory_order_seq_cst);
+        goc__rt_enter(m);
         goc_p *p = m->p;
         if (__builtin_expect(p && atomic_load_explicit(&p->status, RLX) == PST(m, P_RUNNING),
                              1)) {
@@ -338,7 +337,7 @@ void goc__resume_pending(goc_m *m) {
         m->prev_g = NULL;
         after_switch(m, prev);
     }
-    atomic_store_explicit(&m->in_rt, 0, REL);
+    goc__rt_leave(m);
 }
 
 /* Direct hand-off (the fast path of park and yield): when the goroutine that should run
@@ -349,8 +348,7 @@ void goc__resume_pending(goc_m *m) {
 static bool switch_direct(goc_g *g, int action) {
     goc_m *m = g->m;
     if (m->lockedg) return false;
-    atomic_store_explicit(&m->in_rt, 1, RLX);
-    atomic_signal_fence(memory_order_seq_cst);
+    goc__rt_enter(m);
     goc_p *p = m->p;
     goc_g *next = NULL;
     if (p && atomic_load_explicit(&p->status, RLX) == PST(m, P_RUNNING) &&
@@ -367,12 +365,12 @@ static bool switch_direct(goc_g *g, int action) {
         }
     }
     if (!next) {
-        atomic_store_explicit(&m->in_rt, 0, REL);
+        goc__rt_leave(m);
         return false;
     }
     if (next->lockedm) { /* belongs to another thread: let the scheduler hand it over */
         goc__runqput(p, next, true);
-        atomic_store_explicit(&m->in_rt, 0, REL);
+        goc__rt_leave(m);
         return false;
     }
     if (__builtin_expect(!next->stack_lo, 0)) goc__g_bind_stack(p, next);
@@ -645,7 +643,7 @@ static goc_g *execute(goc_m *m, goc_g *g, bool inherit) {
     m->curg = g;
     g->m = m;
     atomic_store_explicit(&g->status, G_RUNNING, RLX);
-    atomic_store_explicit(&m->in_rt, 0, REL);
+    goc__rt_leave(m);
     int *err = thread_errno();
     *err = g->saved_errno;
     goc__san_before_switch(m, NULL, g, false);
@@ -654,8 +652,7 @@ static goc_g *execute(goc_m *m, goc_g *g, bool inherit) {
     g = m->curg;
     g->saved_errno = *err;
     /* No fence: sysmon's membarrier() orders this store against its retake (rt.h). */
-    atomic_store_explicit(&m->in_rt, 1, RLX);
-    atomic_signal_fence(memory_order_seq_cst);
+    goc__rt_enter(m);
     m->curg = NULL;
     /* While g ran user code sysmon may have taken the P (see rt.h). */
     p = m->p;
@@ -721,7 +718,7 @@ static void after_switch(goc_m *m, goc_g *g) {
 }
 
 void goc__mstart_loop(goc_m *m) {
-    atomic_store_explicit(&m->in_rt, 1, RLX);
+    goc__rt_enter(m);
     for (;;) {
         if (!m->p && !m->lockedg) stopm(m);
         if (m->lockedg) {

@@ -85,12 +85,20 @@ static int retake(int64_t now, bool *watching) {
             uint32_t pre = (st & ~3u) | P_PREEMPT;
             if (!atomic_compare_exchange_strong(&p->status, &st, pre)) continue;
             membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+#if defined(GOC_TSAN)
+            uint32_t out = 0; /* hold the M out of the runtime while we take its P */
+            if (!atomic_compare_exchange_strong_explicit(&m->in_rt, &out, 2, ACQ, RLX)) {
+#else
             if (atomic_load_explicit(&m->in_rt, ACQ) != 0) {
+#endif
                 atomic_store(&p->status, st); /* inside the runtime: it will schedule soon */
                 continue;
             }
             atomic_store_explicit(&p->m, NULL, RLX);
             atomic_store(&p->status, P_IDLE);
+#if defined(GOC_TSAN)
+            atomic_store_explicit(&m->in_rt, 0, memory_order_release);
+#endif
             p->sysmon_when = 0;
             goc__handoffp(p);
             n++;
