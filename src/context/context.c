@@ -11,7 +11,9 @@
  * first remaining child of the current node (taking the child's lock while holding the
  * parent's), and when a node has no children left it unlocks it, drops the reference the
  * parent's list held, and climbs back to the tree parent (parent->cn). The locks held are
- * those of the path from the canceled node to the current one; memory used is O(1).
+ * those of the path from the canceled node to the current one; memory used is O(1). On a
+ * goroutine the walk yields now and then (CANCEL_YIELD_EVERY) so that the goroutines it
+ * wakes run as it goes.
  *
  * Invariants:
  * - A node is on its tree parent's children list iff in_parent (both under the parent's
@@ -195,6 +197,8 @@ void goc__ctx_cancel(cnode *x, int err, int cause, bool remove_from_parent_too) 
         return;
     }
     finish(x, err, cause);
+    bool on_goroutine = goc__getg() != NULL;
+    int since_yield = 0;
     cnode *cur = x;
     for (;;) {
         cnode *ch = cur->children;
@@ -203,6 +207,10 @@ void goc__ctx_cancel(cnode *x, int err, int cause, bool remove_from_parent_too) 
             unlink_child(cur, ch);
             tree_lock(&ch->lock);
             if (!atomic_load_explicit(&ch->err, RLX)) finish(ch, err, cause);
+            if (on_goroutine && ++since_yield == CANCEL_YIELD_EVERY) {
+                since_yield = 0;
+                goc_yield(); /* the locks held are goc_mutexes: their waiters park */
+            }
             cur = ch;
             continue;
         }

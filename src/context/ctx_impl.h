@@ -49,6 +49,14 @@
 #include "goc/sync.h"
 #include "rt/rt.h" /* goc__timer and the G's ctx_watch record: see watch.c */
 
+/* A cancellation running on a goroutine yields after ending this many nodes, or waking
+ * this many goroutines parked with one context: half a local run queue (RUNQ_SIZE, Go's
+ * 256), so that the goroutines it has just readied run on this P while it goes on, before
+ * the queue spills to the global one, rather than the canceller running on until sysmon
+ * takes its P away (10 ms) and the scheduler untangles a long backlog. The locks it may
+ * hold meanwhile are tree locks, goc_mutexes whose waiters park. */
+#define CANCEL_YIELD_EVERY (RUNQ_SIZE / 2)
+
 enum ctx_kind { K_ROOT, K_VALUE, K_WITHOUT, K_CANCEL, K_TIMER, K_AFTERFUNC };
 
 typedef struct cnode cnode;

@@ -104,11 +104,17 @@ void goc__ctx_wake_watchers(cnode *c, int err) {
         w = next;
     }
     goc__unlock(&c->wlock);
+    bool on_goroutine = goc__getg() != NULL;
+    int since_yield = 0;
     while (claimed) {
         struct goc__ctx_waiter *next = claimed->next;
         claimed->next = NULL;
         goc__ready(waiter_g(claimed));
         claimed = next;
+        if (claimed && on_goroutine && ++since_yield == CANCEL_YIELD_EVERY) {
+            since_yield = 0;
+            goc_yield();
+        }
     }
 }
 
