@@ -141,7 +141,9 @@ goc_context *goc_context_without_cancel(goc_context *parent);
 
 /* End the context (GOC_ECANCELED) and all of its descendants, stop its timer, and detach
  * it from its parent. Idempotent; a zero handle does nothing. Returns once every
- * descendant's done channel is closed. Any thread. */
+ * descendant's done channel is closed. Any thread. On a goroutine, ending a big subtree
+ * lets the goroutines it wakes run as it goes (it yields now and then), so other
+ * goroutines may run before it returns; it never waits for them. */
 void goc_context_cancel(goc_cancel_func cancel);
 /* The same; cause 0 means "no cause" (goc_context_cause then returns GOC_ECANCELED). Only
  * the first cancellation sets the cause. */
