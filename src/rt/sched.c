@@ -293,7 +293,11 @@ static void requeue_without_p(goc_m *m, goc_g *g) {
 void goc__ready(goc_g *g) {
     atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
     goc_m *m = goc__getm();
-    if (m && m->curg) {
+    if (m && m->curg && atomic_load_explicit(&m->in_rt, RLX) == 1 && m->p) {
+        /* Already inside a pinned region (a direct hand-off finishing a park whose context
+         * had ended): the P is ours, and unpinning here would end the outer region early. */
+        goc__runqput(m->p, g, true);
+    } else if (m && m->curg) {
         goc_g *self = m->curg;
         goc_p *p = goc__pin(self);
         goc__runqput(p, g, true);
