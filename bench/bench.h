@@ -17,11 +17,11 @@ void goc_bench_register(const char *name, goc_bench_fn fn, int64_t default_n);
 /* Extra text printed after "ns/op" on the result line. */
 extern char bench_extra[256];
 
-#define GOC_BENCH(name, default_n)                                                               \
-    static int64_t bench_##name(int64_t n);                                                      \
-    __attribute__((constructor)) static void bench_reg_##name(void) {                            \
-        goc_bench_register(#name, bench_##name, default_n);                                      \
-    }                                                                                            \
+#define GOC_BENCH(name, default_n)                                                                 \
+    static int64_t bench_##name(int64_t n);                                                        \
+    __attribute__((constructor)) static void bench_reg_##name(void) {                              \
+        goc_bench_register(#name, bench_##name, default_n);                                        \
+    }                                                                                              \
     static int64_t bench_##name(int64_t n)
 
 #endif

@@ -50,8 +50,8 @@ static void sieve(void) {
         goc_go(filter, &fa[i]);
         ch = next;
     }
-    printf(" ... (%d primes through %d goroutines in %.1f ms)\n", SIEVE_PRIMES,
-           SIEVE_PRIMES + 1, (double)(goc_now() - t0) / 1e6);
+    printf(" ... (%d primes through %d goroutines in %.1f ms)\n", SIEVE_PRIMES, SIEVE_PRIMES + 1,
+           (double)(goc_now() - t0) / 1e6);
     /* The chain stays parked; the program's end takes it down, as in Go. */
 }
 
@@ -62,7 +62,8 @@ static uint64_t fan_result[FANOUT_G];
 static void crunch(void *arg) {
     int i = (int)(intptr_t)arg;
     uint64_t x = (uint64_t)i + 1;
-    for (int k = 0; k < 2000000; k++) x ^= x * 0x9E3779B97F4A7C15ull + (uint64_t)k;
+    for (int k = 0; k < 2000000; k++)
+        x ^= x * 0x9E3779B97F4A7C15ull + (uint64_t)k;
     fan_result[i] = x;
     goc_waitgroup_done(&fan_wg);
 }
@@ -70,12 +71,14 @@ static void crunch(void *arg) {
 static void fanout(void) {
     int64_t t0 = goc_now();
     goc_waitgroup_add(&fan_wg, FANOUT_G);
-    for (int i = 0; i < FANOUT_G; i++) goc_go(crunch, (void *)(intptr_t)i);
+    for (int i = 0; i < FANOUT_G; i++)
+        goc_go(crunch, (void *)(intptr_t)i);
     goc_waitgroup_wait(&fan_wg);
     uint64_t sum = 0;
-    for (int i = 0; i < FANOUT_G; i++) sum += fan_result[i];
-    printf("fan-out: %d CPU-bound goroutines on %d Ps in %.1f ms (checksum %016llx)\n",
-           FANOUT_G, goc_maxprocs(), (double)(goc_now() - t0) / 1e6, (unsigned long long)sum);
+    for (int i = 0; i < FANOUT_G; i++)
+        sum += fan_result[i];
+    printf("fan-out: %d CPU-bound goroutines on %d Ps in %.1f ms (checksum %016llx)\n", FANOUT_G,
+           goc_maxprocs(), (double)(goc_now() - t0) / 1e6, (unsigned long long)sum);
 }
 
 /* ---- 3. many parked goroutines ---- */
@@ -99,8 +102,10 @@ static void park_many(void) {
     gate = goc_chan_make(0, 0);
     long before = rss_kib();
     goc_waitgroup_add(&park_wg, PARK_G);
-    for (int i = 0; i < PARK_G; i++) goc_go(parked, NULL);
-    while (goc_num_goroutine() < PARK_G + 1) goc_sleep(GOC_MILLISECOND);
+    for (int i = 0; i < PARK_G; i++)
+        goc_go(parked, NULL);
+    while (goc_num_goroutine() < PARK_G + 1)
+        goc_sleep(GOC_MILLISECOND);
     long peak = rss_kib();
     goc_chan_close(gate);
     goc_waitgroup_wait(&park_wg);
@@ -143,4 +148,6 @@ static void demo_main(void *arg) {
     printf("done\n");
 }
 
-int main(void) { goc_main(demo_main, NULL); }
+int main(void) {
+    goc_main(demo_main, NULL);
+}

@@ -23,29 +23,31 @@ static int goc_test_checks;
 #if defined(GOC_TSAN)
 /* TSan sleeps 1 s in every exiting process (atexit_sleep_ms) to let threads finish; test
  * programs and their forked children end deliberately, so skip it. */
-const char *__tsan_default_options(void) { return "atexit_sleep_ms=0"; }
+const char *__tsan_default_options(void) {
+    return "atexit_sleep_ms=0";
+}
 #endif
 
-#define CHECK(cond)                                                                              \
-    do {                                                                                         \
-        __atomic_fetch_add(&goc_test_checks, 1, __ATOMIC_RELAXED);                               \
-        if (!(cond)) {                                                                           \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);             \
-            fflush(stderr);                                                                      \
-            _exit(1);                                                                            \
-        }                                                                                        \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        __atomic_fetch_add(&goc_test_checks, 1, __ATOMIC_RELAXED);                                 \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+            fflush(stderr);                                                                        \
+            _exit(1);                                                                              \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_EQ(a, b)                                                                           \
-    do {                                                                                         \
-        long long va_ = (long long)(a), vb_ = (long long)(b);                                    \
-        __atomic_fetch_add(&goc_test_checks, 1, __ATOMIC_RELAXED);                               \
-        if (va_ != vb_) {                                                                        \
-            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %lld, %s == %lld\n", __FILE__,        \
-                    __LINE__, #a, va_, #b, vb_);                                                 \
-            fflush(stderr);                                                                      \
-            _exit(1);                                                                            \
-        }                                                                                        \
+#define CHECK_EQ(a, b)                                                                             \
+    do {                                                                                           \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                                      \
+        __atomic_fetch_add(&goc_test_checks, 1, __ATOMIC_RELAXED);                                 \
+        if (va_ != vb_) {                                                                          \
+            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %lld, %s == %lld\n", __FILE__,          \
+                    __LINE__, #a, va_, #b, vb_);                                                   \
+            fflush(stderr);                                                                        \
+            _exit(1);                                                                              \
+        }                                                                                          \
     } while (0)
 
 /* Print the closing line; the test then ends normally (so LeakSanitizer still runs). */

@@ -50,7 +50,9 @@ void goc__allgs_add(goc_g *g) {
     goc__unlock(&allgs_lock);
 }
 
-size_t goc__test_allgs_len(void) { return atomic_load(&allgs_len); }
+size_t goc__test_allgs_len(void) {
+    return atomic_load(&allgs_len);
+}
 
 /* ---- async-signal-safe output ---- */
 typedef struct {
@@ -91,7 +93,8 @@ static void out_u64(out_t *o, uint64_t v, int base) {
         s[k++] = '0';
         s[k++] = 'x';
     }
-    while (i) s[k++] = tmp[--i];
+    while (i)
+        s[k++] = tmp[--i];
     s[k] = 0;
     out_str(o, s);
 }
@@ -144,12 +147,18 @@ static void out_pc(out_t *o, uintptr_t pc) {
 
 static const char *status_name(uint32_t s) {
     switch (s) {
-    case G_RUNNABLE: return "runnable";
-    case G_RUNNING: return "running";
-    case G_WAITING: return "waiting";
-    case G_SYSCALL: return "syscall";
-    case G_DEAD: return "dead";
-    default: return "idle";
+    case G_RUNNABLE:
+        return "runnable";
+    case G_RUNNING:
+        return "running";
+    case G_WAITING:
+        return "waiting";
+    case G_SYSCALL:
+        return "syscall";
+    case G_DEAD:
+        return "dead";
+    default:
+        return "idle";
     }
 }
 
@@ -175,7 +184,8 @@ static void dump_g(out_t *o, goc_g *g, int64_t now, bool self) {
     if (self) {
         void *pcs[MAX_FRAMES];
         int n = backtrace(pcs, MAX_FRAMES);
-        for (int i = 0; i < n; i++) out_pc(o, (uintptr_t)pcs[i]);
+        for (int i = 0; i < n; i++)
+            out_pc(o, (uintptr_t)pcs[i]);
     } else if ((st == G_WAITING || st == G_RUNNABLE) && (!g->stack_lo || !g->ctx.sp)) {
         out_str(o, "\t(not started yet)\n");
     } else if (st == G_WAITING || st == G_RUNNABLE) {
@@ -223,7 +233,9 @@ static void dump_to(int fd, goc_g *self) {
     out_flush(&o);
 }
 
-void goc_dump(int fd) { dump_to(fd, goc__getg()); }
+void goc_dump(int fd) {
+    dump_to(fd, goc__getg());
+}
 
 void goc__dump_all(int fd, bool from_signal) {
     (void)from_signal;
@@ -233,7 +245,8 @@ void goc__dump_all(int fd, bool from_signal) {
 static void enter_dying(void) {
     int z = 0;
     if (!atomic_compare_exchange_strong(&dying, &z, 1)) {
-        for (;;) pause(); /* another thread is already reporting */
+        for (;;)
+            pause(); /* another thread is already reporting */
     }
 }
 
@@ -341,8 +354,8 @@ static void on_sigsegv(int sig, siginfo_t *si, void *uc) {
 }
 
 void goc__diag_thread_init(goc_m *m) {
-    void *alt = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
+    void *alt =
+        mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (alt == MAP_FAILED) return;
     stack_t ss = {.ss_sp = alt, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
     if (sigaltstack(&ss, NULL) == 0)

@@ -50,9 +50,13 @@ void goc__lock_slow(goc__lock_t *l) {
         goc__futex_wait(&l->state, 2, -1);
 }
 
-void goc__unlock_slow(goc__lock_t *l) { goc__futex_wake(&l->state, 1); }
+void goc__unlock_slow(goc__lock_t *l) {
+    goc__futex_wake(&l->state, 1);
+}
 
-void goc__unlock_cb(void *lock) { goc__unlock((goc__lock_t *)lock); }
+void goc__unlock_cb(void *lock) {
+    goc__unlock((goc__lock_t *)lock);
+}
 
 void goc__note_sleep(goc_m *m, int64_t ns) {
     int64_t deadline = ns >= 0 ? goc_now() + ns : -1;
@@ -72,7 +76,9 @@ void goc__note_wake(goc_m *m) {
     goc__futex_wake(&m->note, 1);
 }
 
-int *goc_errno_location(void) { return __errno_location(); }
+int *goc_errno_location(void) {
+    return __errno_location();
+}
 
 int64_t goc_now(void) {
     struct timespec ts;

@@ -17,8 +17,8 @@
 
 #define RLX memory_order_relaxed
 
-goc_g *goc__newproc(goc_p *p, goc_fn fn, void *arg, size_t stack_size, const char *file,
-                    int line, const char *func, goc_g *parent);
+goc_g *goc__newproc(goc_p *p, goc_fn fn, void *arg, size_t stack_size, const char *file, int line,
+                    const char *func, goc_g *parent);
 
 static _Atomic uint64_t rand_seed;
 
@@ -44,16 +44,26 @@ uint32_t goc__rand(void) {
 
 const char *goc_strerror(int code) {
     switch (code) {
-    case GOC_OK: return "success";
-    case GOC_ESYS: return "system error (see errno)";
-    case GOC_ECLOSED: return "use of closed channel or connection";
-    case GOC_ETIMEDOUT: return "deadline exceeded";
-    case GOC_ECANCELED: return "context canceled";
-    case GOC_EAGAIN: return "operation would block";
-    case GOC_EINVAL: return "invalid argument";
-    case GOC_ENOMEM: return "out of memory";
-    case GOC_EEOF: return "EOF";
-    default: return "unknown error";
+    case GOC_OK:
+        return "success";
+    case GOC_ESYS:
+        return "system error (see errno)";
+    case GOC_ECLOSED:
+        return "use of closed channel or connection";
+    case GOC_ETIMEDOUT:
+        return "deadline exceeded";
+    case GOC_ECANCELED:
+        return "context canceled";
+    case GOC_EAGAIN:
+        return "operation would block";
+    case GOC_EINVAL:
+        return "invalid argument";
+    case GOC_ENOMEM:
+        return "out of memory";
+    case GOC_EEOF:
+        return "EOF";
+    default:
+        return "unknown error";
     }
 }
 
@@ -119,7 +129,8 @@ _Noreturn void goc_main(goc_fn fn, void *arg) {
         goc__sched.allp[i] = p;
     }
     /* P0 goes to M0; the rest are idle. */
-    for (int i = goc__sched.nprocs - 1; i >= 1; i--) goc__pidleput(goc__sched.allp[i]);
+    for (int i = goc__sched.nprocs - 1; i >= 1; i--)
+        goc__pidleput(goc__sched.allp[i]);
     atomic_store(&goc__sched.lastpoll, goc_now());
 
     goc_m *m0 = calloc(1, sizeof *m0);

@@ -18,9 +18,9 @@ struct goc__pollable {
     void (*ready)(goc__pollable *pd, uint32_t events, goc_g **list);
 };
 
-int goc__netpoll_open(int fd, goc__pollable *pd);  /* 0 or -errno */
-int goc__netpoll_close(int fd);                     /* deregister before close(fd) */
-void goc__netpoll_push(goc_g **list, goc_g *g);     /* add a claimed G to a ready list */
+int goc__netpoll_open(int fd, goc__pollable *pd); /* 0 or -errno */
+int goc__netpoll_close(int fd);                   /* deregister before close(fd) */
+void goc__netpoll_push(goc_g **list, goc_g *g);   /* add a claimed G to a ready list */
 extern _Atomic int32_t goc__netpoll_waiters;
 
 #endif

@@ -245,8 +245,8 @@ static void g_entry(void *arg) {
     goexit(g);
 }
 
-goc_g *goc__newproc(goc_p *p, goc_fn fn, void *arg, size_t stack_size, const char *file,
-                    int line, const char *func, goc_g *parent) {
+goc_g *goc__newproc(goc_p *p, goc_fn fn, void *arg, size_t stack_size, const char *file, int line,
+                    const char *func, goc_g *parent) {
     goc_g *g = gfget(p);
     if (!g) return NULL;
     g->stack_want = stack_size; /* the stack is bound when it first runs */
@@ -294,9 +294,13 @@ void goc_yield(void) {
     goc__switch_to_g0(g, ACT_YIELD);
 }
 
-uint64_t goc_id(void) { return goc__gid(goc__getg()); }
+uint64_t goc_id(void) {
+    return goc__gid(goc__getg());
+}
 
-int goc_maxprocs(void) { return goc__sched.nprocs; }
+int goc_maxprocs(void) {
+    return goc__sched.nprocs;
+}
 
 int goc_num_goroutine(void) {
     return atomic_load_explicit(&goc__sched.ngoroutines, RLX);
@@ -362,8 +366,8 @@ void goc_syscall_exit(void) {
     goc_p *p = m->p;
     goc__rt_enter(m);
     uint32_t st = p ? PST(m, P_SYSCALL) : 0;
-    if (p && atomic_compare_exchange_strong_explicit(&p->status, &st, PST(m, P_RUNNING), ACQ,
-                                                     RLX)) {
+    if (p &&
+        atomic_compare_exchange_strong_explicit(&p->status, &st, PST(m, P_RUNNING), ACQ, RLX)) {
         atomic_store_explicit(&g->status, G_RUNNING, RLX);
         goc__unpin(m);
         errno = saved;

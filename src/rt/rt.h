@@ -29,17 +29,18 @@
 #include "rt/park.h"
 
 /* ---- Numbers that matter (with where they come from) ---- */
-#define RUNQ_SIZE 256          /* per-P run queue slots: Go's runtime2.go p.runq */
-#define GLOBAL_RUNQ_TICK 61    /* check the global queue every 61 schedules: Go's schedule() */
-#define RUNNEXT_STREAK_MAX 64  /* runnext chains before the queue head gets a turn (Go relies
-                                  on its 10 ms time slice; we cap the chain instead) */
-#define STEAL_TRIES 4          /* rounds over all Ps when stealing: Go's stealWork */
-#define GFREE_LOCAL_MAX 64     /* per-P dead-G cache; spill half to the global list: Go's gfput */
+#define RUNQ_SIZE 256       /* per-P run queue slots: Go's runtime2.go p.runq */
+#define GLOBAL_RUNQ_TICK 61 /* check the global queue every 61 schedules: Go's schedule() */
+#define RUNNEXT_STREAK_MAX                                                                         \
+    64                     /* runnext chains before the queue head gets a turn (Go relies          \
+                              on its 10 ms time slice; we cap the chain instead) */
+#define STEAL_TRIES 4      /* rounds over all Ps when stealing: Go's stealWork */
+#define GFREE_LOCAL_MAX 64 /* per-P dead-G cache; spill half to the global list: Go's gfput */
 #define GFREE_BATCH 32
-#define MAX_THREADS 10000      /* Go's default SetMaxThreads */
-#define SYSMON_MIN_DELAY_US 20 /* sysmon's tick: Go's sysmon, 20 us ... */
-#define SYSMON_MAX_DELAY_US 10000 /* ... backing off to 10 ms when idle */
-#define FORCE_PREEMPT_NS (10 * GOC_MILLISECOND) /* Go's forcePreemptNS: a time slice */
+#define MAX_THREADS 10000                        /* Go's default SetMaxThreads */
+#define SYSMON_MIN_DELAY_US 20                   /* sysmon's tick: Go's sysmon, 20 us ... */
+#define SYSMON_MAX_DELAY_US 10000                /* ... backing off to 10 ms when idle */
+#define FORCE_PREEMPT_NS (10 * GOC_MILLISECOND)  /* Go's forcePreemptNS: a time slice */
 #define SYSCALL_RETAKE_NS (20 * GOC_MICROSECOND) /* retake a P in a syscall after one tick */
 #define NETPOLL_FORCE_NS (10 * GOC_MILLISECOND)  /* sysmon polls if nobody has for 10 ms */
 #define MAX_PROCS 1024
@@ -57,13 +58,13 @@ enum g_status {
 /* A timer in a P's 4-ary heap (Go >= 1.14's per-P timers). */
 typedef struct goc__timer goc__timer;
 struct goc__timer {
-    int64_t when;                       /* absolute goc_now() time it fires */
+    int64_t when;                        /* absolute goc_now() time it fires */
     void (*fn)(void *arg, uint64_t seq); /* runs on a scheduler stack; must be short */
     void *arg;
     uint64_t seq;
-    _Atomic(struct goc_p *) p;          /* heap it sits in, NULL when not in a heap */
-    int32_t idx;                        /* position in that heap */
-    _Atomic int32_t state;              /* TIMER_IDLE, TIMER_IN_HEAP, TIMER_RUNNING */
+    _Atomic(struct goc_p *) p; /* heap it sits in, NULL when not in a heap */
+    int32_t idx;               /* position in that heap */
+    _Atomic int32_t state;     /* TIMER_IDLE, TIMER_IN_HEAP, TIMER_RUNNING */
 };
 enum { TIMER_IDLE, TIMER_IN_HEAP, TIMER_RUNNING };
 
@@ -71,20 +72,20 @@ enum { TIMER_IDLE, TIMER_IN_HEAP, TIMER_RUNNING };
  * that context's waiter list while the park lasts (fields owned by src/context/watch.c). */
 struct goc__ctx_waiter {
     struct goc__ctx_waiter *prev, *next; /* on the context's list, under its wlock */
-    _Atomic(void *) node;                 /* the context watched, NULL when unlinked */
-    uint64_t token;                       /* the wait it may claim */
+    _Atomic(void *) node;                /* the context watched, NULL when unlinked */
+    uint64_t token;                      /* the wait it may claim */
 };
 
 struct goc_g {
-    goc_ctx ctx;                 /* saved stack pointer while not running */
-    struct goc_m *m;             /* M running it (valid while running) */
-    char *stack_lo;              /* lowest usable byte; the guard region lies below */
-    size_t stack_size;           /* usable bytes */
-    bool stack_custom;           /* mapped for this G alone (non-default size) */
-    size_t stack_want;           /* requested size, 0 = default; bound when it first runs */
-    uint64_t id;                 /* goroutine id; 1 is main */
-    _Atomic uint32_t status;     /* enum g_status */
-    goc_fn fn;                   /* entry point and its argument */
+    goc_ctx ctx;             /* saved stack pointer while not running */
+    struct goc_m *m;         /* M running it (valid while running) */
+    char *stack_lo;          /* lowest usable byte; the guard region lies below */
+    size_t stack_size;       /* usable bytes */
+    bool stack_custom;       /* mapped for this G alone (non-default size) */
+    size_t stack_want;       /* requested size, 0 = default; bound when it first runs */
+    uint64_t id;             /* goroutine id; 1 is main */
+    _Atomic uint32_t status; /* enum g_status */
+    goc_fn fn;               /* entry point and its argument */
     void *arg;
     /* waiting */
     _Atomic uint64_t wait_token; /* token of the wait that can still be claimed, 0 if none */
@@ -95,20 +96,20 @@ struct goc_g {
     void *park_arg;
     int64_t park_deadline;
     struct goc_context *park_ctx;
-    int park_result;             /* set by the waker that claimed: 0, GOC_ETIMEDOUT, ... */
-    goc__timer timer;            /* the deadline of the current park */
+    int park_result;                  /* set by the waker that claimed: 0, GOC_ETIMEDOUT, ... */
+    goc__timer timer;                 /* the deadline of the current park */
     struct goc__ctx_waiter ctx_watch; /* the context a parked G watches (context/watch.c) */
     /* thread wiring */
-    struct goc_m *lockedm;       /* goc_lock_os_thread */
+    struct goc_m *lockedm; /* goc_lock_os_thread */
     uint32_t lock_count;
-    int saved_errno;             /* errno travels with the goroutine */
+    int saved_errno; /* errno travels with the goroutine */
     int64_t syscall_since;
     /* where it came from, for dumps */
     const char *go_file;
     int go_line;
     const char *go_func;
     uint64_t parent_id;
-    struct goc_g *schedlink;     /* run queue / free list link */
+    struct goc_g *schedlink; /* run queue / free list link */
     /* sanitizers */
     void *asan_fake_stack;
     void *tsan_fiber;
@@ -124,15 +125,15 @@ enum p_status { P_IDLE = 0, P_RUNNING = 1, P_SYSCALL = 2, P_PREEMPT = 3 };
 
 typedef struct goc_p {
     int id;
-    _Atomic uint32_t status;        /* PST(owner, enum p_status), 0 when idle */
-    _Atomic(struct goc_m *) m;      /* owner, NULL when idle */
+    _Atomic uint32_t status;   /* PST(owner, enum p_status), 0 when idle */
+    _Atomic(struct goc_m *) m; /* owner, NULL when idle */
     /* lock-free run queue: the owner writes tail, anyone may advance head (Go's runq) */
     _Atomic uint32_t runq_head;
     _Atomic uint32_t runq_tail;
     _Atomic(struct goc_g *) runq[RUNQ_SIZE];
     _Atomic(struct goc_g *) runnext;
-    uint32_t runnext_streak;        /* consecutive runnext picks */
-    _Atomic uint32_t schedtick;     /* schedules on this P (sysmon watches it) */
+    uint32_t runnext_streak;    /* consecutive runnext picks */
+    _Atomic uint32_t schedtick; /* schedules on this P (sysmon watches it) */
     _Atomic uint32_t syscalltick;
     /* dead G records and free default-size stacks (proc.c) */
     struct goc_g *gfree;
@@ -143,8 +144,8 @@ typedef struct goc_p {
     goc__lock_t tlock;
     goc__timer **theap;
     size_t tlen, tcap;
-    _Atomic int64_t timer0;         /* earliest when, 0 if none */
-    struct goc_p *link;             /* idle list */
+    _Atomic int64_t timer0; /* earliest when, 0 if none */
+    struct goc_p *link;     /* idle list */
     /* sysmon's view */
     uint32_t sysmon_tick;
     int64_t sysmon_when;
@@ -154,20 +155,20 @@ typedef struct goc_p {
 typedef struct goc_m {
     int id;
     pthread_t thread;
-    goc_ctx g0;                     /* scheduler context: the thread's own stack */
-    struct goc_g *curg;             /* goroutine running, NULL on g0 */
-    goc_p *p;                       /* attached P */
-    goc_p *nextp;                   /* P handed over by whoever woke us */
-    _Atomic uint32_t note;          /* futex word: 0 asleep/clear, 1 woken */
-    bool spinning;                  /* looking for work */
-    struct goc_g *lockedg;          /* goc_lock_os_thread */
-    _Atomic uint32_t in_rt;         /* non-zero while touching P state (see header) */
-    struct goc_m *link;             /* idle list */
-    uint64_t rand;                  /* wyrand state */
+    goc_ctx g0;             /* scheduler context: the thread's own stack */
+    struct goc_g *curg;     /* goroutine running, NULL on g0 */
+    goc_p *p;               /* attached P */
+    goc_p *nextp;           /* P handed over by whoever woke us */
+    _Atomic uint32_t note;  /* futex word: 0 asleep/clear, 1 woken */
+    bool spinning;          /* looking for work */
+    struct goc_g *lockedg;  /* goc_lock_os_thread */
+    _Atomic uint32_t in_rt; /* non-zero while touching P state (see header) */
+    struct goc_m *link;     /* idle list */
+    uint64_t rand;          /* wyrand state */
     /* what g0 (or, after a direct hand-off, the next goroutine) must do for the G that
      * switched away */
     int action;
-    struct goc_g *prev_g;           /* set while a direct hand-off's action is pending */
+    struct goc_g *prev_g; /* set while a direct hand-off's action is pending */
     /* sanitizers: g0's stack and fiber */
     void *g0_stack_lo;
     size_t g0_stack_size;
@@ -180,12 +181,12 @@ enum m_action { ACT_NONE, ACT_PARK, ACT_YIELD, ACT_EXIT, ACT_NO_P, ACT_SYSCALL_B
 
 /* ---- Global scheduler state ---- */
 typedef struct goc_sched {
-    goc__lock_t lock;               /* protects the fields below up to "end locked" */
-    goc_m *midle;                   /* idle Ms */
+    goc__lock_t lock; /* protects the fields below up to "end locked" */
+    goc_m *midle;     /* idle Ms */
     int nmidle;
     int nmidlelocked;
     int mcount;
-    goc_p *pidle;                   /* idle Ps */
+    goc_p *pidle; /* idle Ps */
     struct goc_g *runq_head, *runq_tail;
     /* end locked */
     _Atomic int32_t runqsize;
@@ -195,7 +196,7 @@ typedef struct goc_sched {
     _Atomic int64_t poll_until;     /* when that M will wake by itself */
     _Atomic int32_t external_waits; /* waits that something outside the G world may end */
     _Atomic int32_t ngoroutines;
-    _Atomic int64_t coarse_now;     /* goc_now() as of sysmon's last tick (<= 10 ms old) */
+    _Atomic int64_t coarse_now; /* goc_now() as of sysmon's last tick (<= 10 ms old) */
     _Atomic uint64_t goidgen;
     int nprocs;
     goc_p *allp[MAX_PROCS];
@@ -207,11 +208,11 @@ extern goc_sched goc__sched;
 extern __thread goc_m *goc__tls_m;
 
 /* ---- Cross-file internals ---- */
-goc_m *goc__getm(void);                 /* noinline TLS read */
-void goc__mstart_loop(goc_m *m);        /* the scheduler loop on g0; never returns */
+goc_m *goc__getm(void);          /* noinline TLS read */
+void goc__mstart_loop(goc_m *m); /* the scheduler loop on g0; never returns */
 void goc__switch_to_g0(struct goc_g *g, int action);
-void goc__resume_pending(goc_m *m);    /* first thing a resuming goroutine does */
-goc_p *goc__pin(struct goc_g *g);       /* own P for runtime work from a goroutine */
+void goc__resume_pending(goc_m *m); /* first thing a resuming goroutine does */
+goc_p *goc__pin(struct goc_g *g);   /* own P for runtime work from a goroutine */
 /* Enter and leave the state in which an M may touch its P's private parts (see the header).
  * Ordinary builds: a plain store, made visible to sysmon by its membarrier(). ThreadSanitizer
  * cannot see membarrier, so TSan builds use a real handshake: entering swaps 0 -> 1 (1 means
@@ -234,24 +235,25 @@ static inline void goc__rt_enter(goc_m *m) {
 static inline void goc__rt_leave(goc_m *m) {
     atomic_store_explicit(&m->in_rt, 0, memory_order_release);
 }
-static inline void goc__unpin(goc_m *m) { goc__rt_leave(m); }
+static inline void goc__unpin(goc_m *m) {
+    goc__rt_leave(m);
+}
 /* A new runnable G for fn(arg) from p's caches (caller owns p: a goroutine pinned to it, or
  * g0); the caller puts it on a run queue. NULL when out of memory. (proc.c) */
-struct goc_g *goc__newproc(goc_p *p, goc_fn fn, void *arg, size_t stack_size,
-                           const char *file, int line, const char *func,
-                           struct goc_g *parent);
+struct goc_g *goc__newproc(goc_p *p, goc_fn fn, void *arg, size_t stack_size, const char *file,
+                           int line, const char *func, struct goc_g *parent);
 void goc__runqput(goc_p *p, struct goc_g *g, bool next);
 bool goc__runq_empty(goc_p *p);
 void goc__globrunqput(struct goc_g *g); /* sched.lock held */
 void goc__wakep(void);
 void goc__startm(goc_p *p, bool spinning);
 void goc__handoffp(goc_p *p);
-void goc__pidleput(goc_p *p);           /* sched.lock held */
-goc_p *goc__pidleget(void);             /* sched.lock held */
+void goc__pidleput(goc_p *p); /* sched.lock held */
+goc_p *goc__pidleget(void);   /* sched.lock held */
 void goc__inject_glist(struct goc_g *list);
 void goc__note_sleep(goc_m *m, int64_t ns);
 void goc__note_wake(goc_m *m);
-void goc__checkdead(void);              /* sched.lock held */
+void goc__checkdead(void); /* sched.lock held */
 int goc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t ns);
 void goc__futex_wake(_Atomic uint32_t *addr, int n);
 
@@ -261,7 +263,7 @@ bool goc__stack_alloc(struct goc_g *g, size_t size);
 void goc__stack_free(struct goc_g *g);
 void goc__stack_trim(char *lo, size_t size); /* release pages below the kept top */
 void goc__g_bind_stack(goc_p *p, struct goc_g *g);
-int goc__stack_scavenge(int max);       /* sysmon: trim pooled stacks (proc.c) */
+int goc__stack_scavenge(int max); /* sysmon: trim pooled stacks (proc.c) */
 size_t goc__stack_default(void);
 bool goc__stack_guard_hit(uintptr_t addr, struct goc_g **owner);
 
@@ -287,6 +289,8 @@ void goc__allgs_add(struct goc_g *g);
 void goc__dump_all(int fd, bool from_signal);
 
 /* sanitizers (sanitize.h inline helpers use these fields) */
-static inline int64_t goc__nanotime(void) { return goc_now(); }
+static inline int64_t goc__nanotime(void) {
+    return goc_now();
+}
 
 #endif

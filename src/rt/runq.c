@@ -19,10 +19,10 @@ static bool runqputslow(goc_p *p, goc_g *g, uint32_t h, uint32_t t) {
     uint32_t n = (t - h) / 2;
     for (uint32_t i = 0; i < n; i++)
         batch[i] = atomic_load_explicit(&p->runq[(h + i) % RUNQ_SIZE], RLX);
-    if (!atomic_compare_exchange_strong_explicit(&p->runq_head, &h, h + n, REL, RLX))
-        return false;
+    if (!atomic_compare_exchange_strong_explicit(&p->runq_head, &h, h + n, REL, RLX)) return false;
     batch[n] = g;
-    for (uint32_t i = 0; i < n; i++) batch[i]->schedlink = batch[i + 1];
+    for (uint32_t i = 0; i < n; i++)
+        batch[i]->schedlink = batch[i + 1];
     g->schedlink = NULL;
     goc__lock(&goc__sched.lock);
     if (goc__sched.runq_tail)
@@ -123,10 +123,10 @@ static uint32_t runqgrab(goc_p *victim, _Atomic(goc_g *) *batch, uint32_t bh, bo
             /* The victim is probably about to run next itself (a channel hand-off takes
              * ~100 ns); back off briefly as Go does before taking it. */
             if (PST_STATE(atomic_load_explicit(&victim->status, RLX)) == P_RUNNING) {
-                for (int i = 0; i < 200; i++) goc__cpu_relax();
+                for (int i = 0; i < 200; i++)
+                    goc__cpu_relax();
             }
-            if (!atomic_compare_exchange_strong_explicit(&victim->runnext, &next, NULL, ACQ,
-                                                         RLX))
+            if (!atomic_compare_exchange_strong_explicit(&victim->runnext, &next, NULL, ACQ, RLX))
                 continue;
             atomic_store_explicit(&batch[bh % RUNQ_SIZE], next, RLX);
             return 1;

@@ -46,8 +46,7 @@ static inline void goc__san_before_switch(goc_m *m, struct goc_g *from, struct g
 /* Called on the new stack right after the switch (g == NULL: now on g0 of m). */
 static inline void goc__san_after_switch(goc_m *m, struct goc_g *now) {
 #if defined(GOC_ASAN)
-    __sanitizer_finish_switch_fiber(now ? now->asan_fake_stack : m->asan_fake_stack, NULL,
-                                    NULL);
+    __sanitizer_finish_switch_fiber(now ? now->asan_fake_stack : m->asan_fake_stack, NULL, NULL);
 #endif
     (void)m, (void)now;
 }

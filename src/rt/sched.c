@@ -49,9 +49,13 @@ __attribute__((noinline)) goc_g *goc__getg(void) {
 /* errno travels with the goroutine. It is saved and restored on g0, which never changes
  * thread, right around the switch: the goroutine's side does nothing, and no cached TLS
  * address can point at another thread's errno. */
-static inline int *thread_errno(void) { return __errno_location(); }
+static inline int *thread_errno(void) {
+    return __errno_location();
+}
 
-uint64_t goc__gid(const goc_g *g) { return g ? g->id : 0; }
+uint64_t goc__gid(const goc_g *g) {
+    return g ? g->id : 0;
+}
 
 /* ---------------------------------------------------------------- P ownership */
 
@@ -94,8 +98,7 @@ goc_p *goc__pin(goc_g *g) {
         goc_m *m = g->m;
         goc__rt_enter(m);
         goc_p *p = m->p;
-        if (__builtin_expect(p && atomic_load_explicit(&p->status, RLX) == PST(m, P_RUNNING),
-                             1)) {
+        if (__builtin_expect(p && atomic_load_explicit(&p->status, RLX) == PST(m, P_RUNNING), 1)) {
             atomic_thread_fence(memory_order_acquire);
             return p;
         }
@@ -106,7 +109,8 @@ goc_p *goc__pin(goc_g *g) {
 /* The P was retaken (or is being retaken) by sysmon while g ran user code. */
 static bool pin_slow(goc_m *m, goc_p *p) {
     /* sysmon is deciding: it sees in_rt and gives the P back, or takes it */
-    while (p && atomic_load_explicit(&p->status, ACQ) == PST(m, P_PREEMPT)) goc__cpu_relax();
+    while (p && atomic_load_explicit(&p->status, ACQ) == PST(m, P_PREEMPT))
+        goc__cpu_relax();
     if (p && atomic_load_explicit(&p->status, ACQ) == PST(m, P_RUNNING)) return true;
     m->p = NULL;
     goc__lock(&goc__sched.lock);
@@ -359,8 +363,8 @@ static bool switch_direct(goc_g *g, int action) {
         p->runnext_streak < RUNNEXT_STREAK_MAX) {
         if (action == ACT_PARK) {
             next = atomic_load_explicit(&p->runnext, RLX);
-            if (next && !atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL, ACQ,
-                                                                 RLX))
+            if (next &&
+                !atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL, ACQ, RLX))
                 next = NULL;
             if (next) p->runnext_streak++;
         } else if (action == ACT_YIELD && goc__sched.nprocs == 1) {
@@ -661,7 +665,8 @@ static goc_g *execute(goc_m *m, goc_g *g, bool inherit) {
     /* While g ran user code sysmon may have taken the P (see rt.h). */
     p = m->p;
     if (p) {
-        while (atomic_load_explicit(&p->status, ACQ) == PST(m, P_PREEMPT)) goc__cpu_relax();
+        while (atomic_load_explicit(&p->status, ACQ) == PST(m, P_PREEMPT))
+            goc__cpu_relax();
         if (atomic_load_explicit(&p->status, ACQ) != PST(m, P_RUNNING)) m->p = NULL;
     }
     return g;

@@ -41,9 +41,9 @@
 
 static size_t page_size;
 static size_t default_size = GOC_DEFAULT_STACK_SIZE;
-static bool guard_madvise;      /* MADV_GUARD_INSTALL works */
-static int self_pidfd = -1;     /* for batched process_madvise(), -1 if unavailable */
-static long mprotect_budget;    /* guards left under the fallback */
+static bool guard_madvise;   /* MADV_GUARD_INSTALL works */
+static int self_pidfd = -1;  /* for batched process_madvise(), -1 if unavailable */
+static long mprotect_budget; /* guards left under the fallback */
 
 typedef struct arena {
     char *base;
@@ -56,7 +56,9 @@ static arena arenas[MAX_ARENAS];
 static _Atomic int narenas;
 static size_t arena_next; /* next never-used slot in the last arena */
 
-size_t goc__stack_default(void) { return default_size; }
+size_t goc__stack_default(void) {
+    return default_size;
+}
 
 size_t goc_set_stack_size(size_t bytes) {
     size_t old = default_size;
@@ -94,9 +96,8 @@ void goc__stack_init(void) {
              * a system call per goroutine stack into one per GUARD_BATCH stacks. */
             int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
             struct iovec iov = {probe + page_size, page_size};
-            if (pidfd >= 0 &&
-                syscall(SYS_process_madvise, pidfd, &iov, 1, MADV_GUARD_INSTALL, 0) ==
-                    (long)page_size)
+            if (pidfd >= 0 && syscall(SYS_process_madvise, pidfd, &iov, 1, MADV_GUARD_INSTALL, 0) ==
+                                  (long)page_size)
                 self_pidfd = pidfd;
             else if (pidfd >= 0)
                 close(pidfd);
@@ -203,7 +204,8 @@ void goc__stack_trim(char *lo, size_t size) {
     size_t pages = len / page_size;
     bool resident = pages > sizeof vec;
     if (!resident && mincore(lo, len, vec) == 0) {
-        for (size_t i = 0; i < pages && !resident; i++) resident = vec[i] & 1;
+        for (size_t i = 0; i < pages && !resident; i++)
+            resident = vec[i] & 1;
     } else {
         resident = true;
     }

@@ -23,7 +23,7 @@
 typedef struct {
     uintptr_t base; /* dli_fbase: where the module is loaded */
     uintptr_t bias; /* subtract from an address to get a symbol value */
-    const ElfW(Sym) *syms;
+    const ElfW(Sym) * syms;
     size_t nsyms;
     const char *strs;
     size_t strs_len;
@@ -58,8 +58,7 @@ static void load_module(symmod *m, const char *path, uintptr_t base) {
     for (int i = 0; i < eh->e_shnum; i++) {
         if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum) continue;
         const ElfW(Shdr) *str = &sh[sh[i].sh_link];
-        if (sh[i].sh_offset + sh[i].sh_size > size || str->sh_offset + str->sh_size > size)
-            break;
+        if (sh[i].sh_offset + sh[i].sh_size > size || str->sh_offset + str->sh_size > size) break;
         m->syms = (const ElfW(Sym) *)(img + sh[i].sh_offset);
         m->nsyms = sh[i].sh_size / sizeof(ElfW(Sym));
         m->strs = img + str->sh_offset;

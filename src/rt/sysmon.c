@@ -25,7 +25,9 @@
 
 static bool membarrier_ok;
 
-static int membarrier(int cmd) { return (int)syscall(SYS_membarrier, cmd, 0, 0); }
+static int membarrier(int cmd) {
+    return (int)syscall(SYS_membarrier, cmd, 0, 0);
+}
 
 static bool p_has_waiting_work(goc_p *p, int64_t now) {
     if (!goc__runq_empty(p) || atomic_load_explicit(&goc__sched.runqsize, RLX) > 0) return true;
@@ -34,7 +36,7 @@ static bool p_has_waiting_work(goc_p *p, int64_t now) {
 }
 
 #define TIMER_LATE_NS (2 * GOC_MILLISECOND) /* retake early for a timer this overdue */
-#define SCAVENGE_BATCH 256           /* pooled stacks trimmed per sysmon tick */
+#define SCAVENGE_BATCH 256                  /* pooled stacks trimmed per sysmon tick */
 #define SYSMON_WATCH_DELAY_US 1000 /* cap while a P runs long with work waiting behind it */
 
 static int retake(int64_t now, bool *watching) {

@@ -97,7 +97,8 @@ void goc__timer_del(goc__timer *t) {
         goc_p *p = atomic_load_explicit(&t->p, ACQ);
         if (!p) {
             /* Not in a heap: wait out a callback in progress. */
-            while (atomic_load_explicit(&t->state, ACQ) == TIMER_RUNNING) goc__cpu_relax();
+            while (atomic_load_explicit(&t->state, ACQ) == TIMER_RUNNING)
+                goc__cpu_relax();
             return;
         }
         goc__lock(&p->tlock);

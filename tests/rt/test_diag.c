@@ -17,11 +17,14 @@ static void park_forever(void *arg) {
 }
 static void deadlock_main(void *arg) {
     (void)arg;
-    for (int i = 0; i < 3; i++) goc_go(park_forever, NULL);
+    for (int i = 0; i < 3; i++)
+        goc_go(park_forever, NULL);
     goc_sleep(5 * GOC_MILLISECOND); /* timers pending: not a deadlock yet */
     park_forever(NULL);
 }
-static void deadlock_child(void *arg) { goc_main(deadlock_main, arg); }
+static void deadlock_child(void *arg) {
+    goc_main(deadlock_main, arg);
+}
 
 /* ---- SIGQUIT dump ---- */
 static _Atomic int sleepers_up;
@@ -32,21 +35,26 @@ static void long_sleeper(void *arg) {
 }
 static void sigquit_main(void *arg) {
     (void)arg;
-    for (int i = 0; i < 2; i++) goc_go(long_sleeper, NULL);
+    for (int i = 0; i < 2; i++)
+        goc_go(long_sleeper, NULL);
     goc_go(park_forever, NULL);
-    while (atomic_load(&sleepers_up) < 2) goc_yield();
+    while (atomic_load(&sleepers_up) < 2)
+        goc_yield();
     goc_sleep(20 * GOC_MILLISECOND);
     raise(SIGQUIT);
     goc_sleep(GOC_SECOND);
 }
-static void sigquit_child(void *arg) { goc_main(sigquit_main, arg); }
+static void sigquit_child(void *arg) {
+    goc_main(sigquit_main, arg);
+}
 
 /* ---- goc_dump to a pipe from a running program (does not end it) ---- */
 static char dump_buf[16384];
 static void dump_main(void *arg) {
     (void)arg;
     goc_go(long_sleeper, NULL);
-    while (atomic_load(&sleepers_up) < 1) goc_yield();
+    while (atomic_load(&sleepers_up) < 1)
+        goc_yield();
     goc_sleep(2 * GOC_MILLISECOND);
     int p[2];
     CHECK(pipe(p) == 0);
@@ -62,7 +70,9 @@ static void dump_main(void *arg) {
     CHECK(strstr(dump_buf, "test_diag.c:") != NULL);
     printf("dump ok\n");
 }
-static void dump_child(void *arg) { goc_main(dump_main, arg); }
+static void dump_child(void *arg) {
+    goc_main(dump_main, arg);
+}
 
 /* ---- panic ---- */
 static void panic_g(void *arg) {
@@ -74,7 +84,9 @@ static void panic_main(void *arg) {
     goc_go(panic_g, NULL);
     goc_sleep(10 * GOC_SECOND);
 }
-static void panic_child(void *arg) { goc_main(panic_main, arg); }
+static void panic_child(void *arg) {
+    goc_main(panic_main, arg);
+}
 
 #if !defined(GOC_ASAN) && !defined(GOC_TSAN)
 /* ---- stack overflow ---- */
@@ -95,14 +107,18 @@ static void overflow_main(void *arg) {
     goc_go(overflow_g, NULL);
     goc_sleep(10 * GOC_SECOND);
 }
-static void overflow_child(void *arg) { goc_main(overflow_main, arg); }
+static void overflow_child(void *arg) {
+    goc_main(overflow_main, arg);
+}
 
 static void overflow_custom_main(void *arg) {
     (void)arg;
     goc_go_stack(overflow_g, NULL, 32 * 1024);
     goc_sleep(10 * GOC_SECOND);
 }
-static void overflow_custom_child(void *arg) { goc_main(overflow_custom_main, arg); }
+static void overflow_custom_child(void *arg) {
+    goc_main(overflow_custom_main, arg);
+}
 #endif
 
 int main(void) {

@@ -49,8 +49,10 @@ static void test_main(void *arg) {
     slots = calloc(N, sizeof *slots);
     CHECK(slots != NULL);
     long before = rss_kib();
-    for (int i = 0; i < N; i++) goc_go(waiter, &slots[i]);
-    while (atomic_load(&parked) < N) goc_sleep(GOC_MILLISECOND);
+    for (int i = 0; i < N; i++)
+        goc_go(waiter, &slots[i]);
+    while (atomic_load(&parked) < N)
+        goc_sleep(GOC_MILLISECOND);
     CHECK_EQ(goc_num_goroutine(), N + 1);
     long after = rss_kib();
     double per_g = (double)(after - before) / N;
@@ -65,11 +67,15 @@ static void test_main(void *arg) {
         CHECK(won);
         goc__ready(slots[i].g);
     }
-    while (atomic_load(&finished) < N) goc_sleep(GOC_MILLISECOND);
-    while (goc_num_goroutine() > 1) goc_sleep(GOC_MILLISECOND);
+    while (atomic_load(&finished) < N)
+        goc_sleep(GOC_MILLISECOND);
+    while (goc_num_goroutine() > 1)
+        goc_sleep(GOC_MILLISECOND);
     CHECK_EQ(goc_num_goroutine(), 1);
     free(slots);
     goc_test_done("rt/million");
 }
 
-int main(void) { goc_main(test_main, NULL); }
+int main(void) {
+    goc_main(test_main, NULL);
+}

@@ -18,7 +18,8 @@ static _Atomic int fair_go;
 
 static void fair_worker(void *arg) {
     int id = (int)(intptr_t)arg;
-    while (!atomic_load(&fair_go)) goc_yield(); /* everybody starts together */
+    while (!atomic_load(&fair_go))
+        goc_yield(); /* everybody starts together */
     for (int i = 0; i < FAIR_ROUNDS; i++) {
         atomic_fetch_add(&fair_counts[id], 1);
         goc_yield();
@@ -35,10 +36,13 @@ static void fair_worker(void *arg) {
 }
 
 static void test_fairness(void) {
-    for (int i = 0; i < FAIR_G; i++) goc_go(fair_worker, (void *)(intptr_t)i);
+    for (int i = 0; i < FAIR_G; i++)
+        goc_go(fair_worker, (void *)(intptr_t)i);
     atomic_store(&fair_go, 1);
-    while (atomic_load(&fair_done) < FAIR_G) goc_yield();
-    for (int i = 0; i < FAIR_G; i++) CHECK_EQ(atomic_load(&fair_counts[i]), FAIR_ROUNDS);
+    while (atomic_load(&fair_done) < FAIR_G)
+        goc_yield();
+    for (int i = 0; i < FAIR_G; i++)
+        CHECK_EQ(atomic_load(&fair_counts[i]), FAIR_ROUNDS);
     /* Yielders take turns: at P=1 strictly round-robin (nobody more than a turn behind).
      * With more Ps they pass through the global queue (as Go's Gosched), but how far one
      * falls behind depends on the OS descheduling a thread that holds a batch of them, so
@@ -63,22 +67,26 @@ static void steal_worker(void *arg) {
     int id = (int)(intptr_t)arg;
     steal_tid[id] = gettid();
     uint64_t x = (uint64_t)id + 1;
-    for (int i = 0; i < 3000000; i++) x = x * 6364136223846793005ull + 1442695040888963407ull;
+    for (int i = 0; i < 3000000; i++)
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
     atomic_fetch_add(&steal_sink, x);
     atomic_fetch_add(&steal_done, 1);
 }
 
 static void test_stealing(void) {
     /* All spawned on this P; none of them yields, so only stealing moves them. */
-    for (int i = 0; i < STEAL_G; i++) goc_go(steal_worker, (void *)(intptr_t)i);
-    while (atomic_load(&steal_done) < STEAL_G) goc_sleep(GOC_MILLISECOND);
+    for (int i = 0; i < STEAL_G; i++)
+        goc_go(steal_worker, (void *)(intptr_t)i);
+    while (atomic_load(&steal_done) < STEAL_G)
+        goc_sleep(GOC_MILLISECOND);
     if (goc_maxprocs() >= 2) {
         /* More than one thread ran the work, and no thread ran nearly all of it. (Workers
          * run ~10 ms each, so sysmon's hand-off may bring in extra threads too.) */
         int most = 0;
         for (int i = 0; i < STEAL_G; i++) {
             int same = 0;
-            for (int k = 0; k < STEAL_G; k++) same += steal_tid[k] == steal_tid[i];
+            for (int k = 0; k < STEAL_G; k++)
+                same += steal_tid[k] == steal_tid[i];
             if (same > most) most = same;
         }
         CHECK(most <= STEAL_G - STEAL_G / 8);
@@ -94,15 +102,18 @@ static void reuse_worker(void *arg) {
 extern size_t goc__test_allgs_len(void);
 
 static void test_reuse(void) {
-    while (goc_num_goroutine() > 1) goc_yield(); /* earlier tests' goroutines are exiting */
+    while (goc_num_goroutine() > 1)
+        goc_yield(); /* earlier tests' goroutines are exiting */
     int before = goc_num_goroutine();
     for (int i = 0; i < 20000; i++) {
         uint64_t id = goc_go(reuse_worker, NULL);
         CHECK(id > 1);
-        while (atomic_load(&reuse_done) <= i) goc_yield();
+        while (atomic_load(&reuse_done) <= i)
+            goc_yield();
     }
     /* the last one may still be on its way out after counting itself done */
-    for (int spins = 0; goc_num_goroutine() > before && spins < 100000; spins++) goc_yield();
+    for (int spins = 0; goc_num_goroutine() > before && spins < 100000; spins++)
+        goc_yield();
     CHECK_EQ(goc_num_goroutine(), before);
     /* 20,000 goroutines came and went; only a handful of records exist. */
     CHECK(goc__test_allgs_len() < 1000);
@@ -118,7 +129,8 @@ static void id_worker(void *arg) {
 static void test_ids(void) {
     CHECK_EQ(goc_id(), 1);
     uint64_t id = goc_go(id_worker, NULL);
-    while (atomic_load(&child_id) == 0) goc_yield();
+    while (atomic_load(&child_id) == 0)
+        goc_yield();
     CHECK_EQ(atomic_load(&child_id), id);
 }
 
@@ -149,9 +161,11 @@ static void busy_worker(void *arg) {
 }
 
 static void test_lock_os_thread(void) {
-    for (int i = 0; i < 4; i++) goc_go(busy_worker, NULL);
+    for (int i = 0; i < 4; i++)
+        goc_go(busy_worker, NULL);
     goc_go(locked_worker, NULL);
-    while (atomic_load(&locked_ok) == 0 || atomic_load(&others_ran) < 4) goc_sleep(GOC_MILLISECOND);
+    while (atomic_load(&locked_ok) == 0 || atomic_load(&others_ran) < 4)
+        goc_sleep(GOC_MILLISECOND);
     CHECK_EQ(atomic_load(&locked_ok), 1);
 }
 

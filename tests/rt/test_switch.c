@@ -49,8 +49,7 @@ static void default_worker(void *arg) {
 /* Many live values across a yield: the compiler keeps some in callee-saved registers. */
 static _Atomic uint64_t reg_bad;
 static void regs_worker(void *arg) {
-    uint64_t a = (uint64_t)(uintptr_t)arg, b = a * 3, c = a * 5, d = a * 7, e = a * 11,
-             f = a * 13;
+    uint64_t a = (uint64_t)(uintptr_t)arg, b = a * 3, c = a * 5, d = a * 7, e = a * 11, f = a * 13;
     for (int i = 0; i < ROUNDS; i++) {
         goc_yield();
         a += 1, b += 3, c += 5, d += 7, e += 11, f += 13;
@@ -64,11 +63,15 @@ static void regs_worker(void *arg) {
 static void test_main(void *arg) {
     (void)arg;
     int modes[] = {FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO};
-    for (int i = 0; i < 3; i++) goc_go(rounding_worker, (void *)(intptr_t)modes[i]);
+    for (int i = 0; i < 3; i++)
+        goc_go(rounding_worker, (void *)(intptr_t)modes[i]);
     goc_go(x87_worker, NULL);
-    for (int i = 0; i < 2; i++) goc_go(default_worker, NULL);
-    for (int i = 0; i < 4; i++) goc_go(regs_worker, (void *)(intptr_t)(i * 1000));
-    while (atomic_load(&done) < 10) goc_yield();
+    for (int i = 0; i < 2; i++)
+        goc_go(default_worker, NULL);
+    for (int i = 0; i < 4; i++)
+        goc_go(regs_worker, (void *)(intptr_t)(i * 1000));
+    while (atomic_load(&done) < 10)
+        goc_yield();
     CHECK_EQ(atomic_load(&bad), 0);
     CHECK_EQ(atomic_load(&reg_bad), 0);
     CHECK_EQ(fegetround(), FE_TONEAREST);

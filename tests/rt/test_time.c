@@ -34,8 +34,10 @@ static void sleeper(void *arg) {
 
 static void test_order(void) {
     /* spawn in a scrambled order so the heap, not spawn order, decides */
-    for (int k = 0; k < SLEEPERS; k++) goc_go(sleeper, (void *)(intptr_t)((k * 7) % SLEEPERS));
-    while (atomic_load(&wake_done) < SLEEPERS) goc_sleep(GOC_MILLISECOND);
+    for (int k = 0; k < SLEEPERS; k++)
+        goc_go(sleeper, (void *)(intptr_t)((k * 7) % SLEEPERS));
+    while (atomic_load(&wake_done) < SLEEPERS)
+        goc_sleep(GOC_MILLISECOND);
     CHECK_EQ(atomic_load(&early), 0);
     /* Every pair that woke out of order had deadlines within ORDER_SLACK. */
     int inversions = 0;
@@ -64,8 +66,10 @@ static void short_sleeper(void *arg) {
 }
 
 static void test_never_early(void) {
-    for (int i = 0; i < 200; i++) goc_go(short_sleeper, NULL);
-    while (atomic_load(&short_done) < 200) goc_sleep(GOC_MILLISECOND);
+    for (int i = 0; i < 200; i++)
+        goc_go(short_sleeper, NULL);
+    while (atomic_load(&short_done) < 200)
+        goc_sleep(GOC_MILLISECOND);
     CHECK_EQ(atomic_load(&short_early), 0);
 }
 
@@ -81,9 +85,11 @@ static void same_sleeper(void *arg) {
 
 static void test_same_deadline(void) {
     same_deadline = goc_now() + 20 * GOC_MILLISECOND;
-    for (int i = 0; i < 1000; i++) goc_go(same_sleeper, NULL);
+    for (int i = 0; i < 1000; i++)
+        goc_go(same_sleeper, NULL);
     goc_sleep_until(same_deadline + 5 * GOC_MILLISECOND);
-    while (atomic_load(&same_done) < 1000) goc_sleep(GOC_MILLISECOND);
+    while (atomic_load(&same_done) < 1000)
+        goc_sleep(GOC_MILLISECOND);
     CHECK_EQ(atomic_load(&same_done), 1000);
 }
 
@@ -91,7 +97,9 @@ static void test_same_deadline(void) {
 #define ERRNO_G 16
 static _Atomic int errno_bad, errno_done, errno_moved;
 
-__attribute__((noinline)) static int read_errno(void) { return errno; }
+__attribute__((noinline)) static int read_errno(void) {
+    return errno;
+}
 static void errno_clobber(void *arg) {
     (void)arg;
     errno = 7;
@@ -117,8 +125,10 @@ static void errno_worker(void *arg) {
 }
 
 static void test_errno(void) {
-    for (int i = 0; i < ERRNO_G; i++) goc_go(errno_worker, (void *)(intptr_t)i);
-    while (atomic_load(&errno_done) < ERRNO_G) goc_sleep(GOC_MILLISECOND);
+    for (int i = 0; i < ERRNO_G; i++)
+        goc_go(errno_worker, (void *)(intptr_t)i);
+    while (atomic_load(&errno_done) < ERRNO_G)
+        goc_sleep(GOC_MILLISECOND);
     CHECK_EQ(atomic_load(&errno_bad), 0);
     if (goc_maxprocs() > 1) CHECK_EQ(atomic_load(&errno_moved), 1); /* migrations happened */
 }
