@@ -363,8 +363,10 @@ static bool switch_direct(goc_g *g, int action) {
         p->runnext_streak < RUNNEXT_STREAK_MAX) {
         if (action == ACT_PARK) {
             next = atomic_load_explicit(&p->runnext, RLX);
-            if (next &&
-                !atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL, ACQ, RLX))
+            if (next && goc__sched.nprocs == 1) /* nobody steals: a plain store will do */
+                atomic_store_explicit(&p->runnext, NULL, RLX);
+            else if (next && !atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL,
+                                                                      ACQ, RLX))
                 next = NULL;
             if (next) p->runnext_streak++;
         } else if (action == ACT_YIELD && goc__sched.nprocs == 1) {
