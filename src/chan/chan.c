@@ -83,6 +83,7 @@ static int chan_wait(goc_chan *c, goc__waitq *q, void *elem, bool block, const c
     }
     goc__waiter w;
     goc__waiter_init(&w, goc__blocking_g(GOC_MSG_NOT_G), elem);
+    w.sole = deadline < 0 && ctx == NULL;
     goc__waitq_push_back(q, &w);
     int pr = goc__park(reason, goc__unlock_cb, &c->lock, deadline, ctx);
     if (goc__likely(pr == 0)) {

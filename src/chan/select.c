@@ -237,6 +237,7 @@ static int select_impl(goc_select_case *cases, size_t n, bool block, int64_t dea
         w->token = token;
         w->elem = cs->elem;
         w->fired = w->success = false;
+        w->sole = false; /* several records share the token: claims must compare-and-swap */
         goc__waitq_push_back(cs->dir == GOC_SELECT_RECV ? &cs->ch->recvq : &cs->ch->sendq, w);
     }
     struct select_unlock_arg ua = {locks, nl};

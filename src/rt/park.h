@@ -42,6 +42,11 @@ uint64_t goc__wait_prepare(goc_g *g);
 /* Try to end g's wait identified by token. True for exactly one caller per wait. */
 bool goc__wait_claim(goc_g *g, uint64_t token);
 
+/* goc__wait_claim for a wait that only one party can ever end: a single waiter record, no
+ * deadline, no context, claimed under the lock of the one queue it sits on. That lock
+ * already excludes every other claimer, so a plain store replaces the compare-and-swap. */
+void goc__wait_claim_sole(goc_g *g, uint64_t token);
+
 /* Make a goroutine whose wait was claimed runnable. Callable from any thread. */
 void goc__ready(goc_g *g);
 

@@ -332,6 +332,11 @@ bool goc__wait_claim(goc_g *g, uint64_t token) {
                                                    RLX);
 }
 
+void goc__wait_claim_sole(goc_g *g, uint64_t token) {
+    (void)token;
+    atomic_store_explicit(&g->wait_token, 0, RLX);
+}
+
 /* ---------------------------------------------------------------- switching */
 
 static void after_switch(goc_m *m, goc_g *g);

@@ -41,6 +41,8 @@ struct goc__waiter {
     bool fired;               /* the claim that ended the wait came through this record */
     bool success;             /* channels: a value moved (false: woken by close);
                                  mutex: ownership was handed over directly */
+    bool sole;                /* the wait's only waker path (no select, deadline or context):
+                                 claimed without a compare-and-swap */
 };
 typedef struct goc__waiter goc__waiter;
 
@@ -57,7 +59,7 @@ static inline void goc__waiter_init(goc__waiter *w, goc_g *g, void *elem) {
     w->g = g;
     w->token = goc__wait_prepare(g);
     w->elem = elem;
-    w->fired = w->success = false;
+    w->fired = w->success = w->sole = false;
     __atomic_store_n(&w->queued, false, __ATOMIC_RELAXED);
 }
 
@@ -114,6 +116,11 @@ static inline goc__waiter *goc__waitq_claim(goc__waitq *q) {
     goc__waiter *w;
     while ((w = q->first) != NULL) {
         goc__waitq_remove(q, w);
+        if (w->sole) {
+            goc__wait_claim_sole(w->g, w->token);
+            w->fired = true;
+            return w;
+        }
         if (goc__likely(goc__wait_claim(w->g, w->token))) {
             w->fired = true;
             return w;

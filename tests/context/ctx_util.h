@@ -99,8 +99,8 @@ static inline void ctx_check_op(const char *name, ctx_op_fn run, void *env) {
     CHECK_EQ(run(env, ctx), GOC_ECANCELED);
     goc_context_release(ctx);
 
+    int64_t t0 = goc_now(); /* before the deadline is fixed: it must not be early vs t0 */
     ctx = goc_context_with_timeout(bg, 3 * PARK_NS, &cancel);
-    int64_t t0 = goc_now();
     ctx_probe_once(run, env, ctx, (goc_cancel_func){0}, GOC_ETIMEDOUT);
     CHECK(goc_now() - t0 >= 3 * PARK_NS);
     goc_context_cancel(cancel);
