@@ -237,10 +237,6 @@ void goc_dump(int fd) {
     dump_to(fd, goc__getg());
 }
 
-void goc__dump_all(int fd, bool from_signal) {
-    (void)from_signal;
-    dump_to(fd, goc__getg());
-}
 
 static void enter_dying(void) {
     int z = 0;
@@ -319,7 +315,7 @@ static void on_sigsegv(int sig, siginfo_t *si, void *uc) {
     (void)uc;
     uintptr_t addr = (uintptr_t)si->si_addr;
     goc_g *g = goc__getg();
-    bool overflow = goc__stack_guard_hit(addr, NULL);
+    bool overflow = goc__stack_guard_hit(addr);
     if (!overflow && g && addr < (uintptr_t)g->stack_lo &&
         addr >= (uintptr_t)g->stack_lo - 64 * 1024)
         overflow = true; /* guard of a custom-size stack */

@@ -28,7 +28,6 @@
 
 static goc__lock_t gfree_lock;
 static goc_g *gfree_global; /* dead G records (they hold no stack) */
-static int gfree_global_n;
 
 /* G records come from slabs: never freed, so allgs and dumps can walk them any time. */
 #define G_SLAB 256
@@ -60,7 +59,6 @@ static goc_g *gfget(goc_p *p) {
         for (int i = 0; i < GFREE_BATCH && gfree_global; i++) {
             goc_g *g = gfree_global;
             gfree_global = g->schedlink;
-            gfree_global_n--;
             g->schedlink = p->gfree;
             p->gfree = g;
             p->gfree_n++;
@@ -84,15 +82,13 @@ static void gfput(goc_p *p, goc_g *g) {
     goc__lock(&gfree_lock);
     g->schedlink = gfree_global;
     gfree_global = g;
-    gfree_global_n++;
     while (p && p->gfree_n > GFREE_LOCAL_MAX / 2) {
         goc_g *x = p->gfree;
         p->gfree = x->schedlink;
         p->gfree_n--;
         x->schedlink = gfree_global;
         gfree_global = x;
-        gfree_global_n++;
-    }
+        }
     goc__unlock(&gfree_lock);
 }
 

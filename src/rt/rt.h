@@ -265,7 +265,7 @@ void goc__stack_trim(char *lo, size_t size); /* release pages below the kept top
 void goc__g_bind_stack(goc_p *p, struct goc_g *g);
 int goc__stack_scavenge(int max); /* sysmon: trim pooled stacks (proc.c) */
 size_t goc__stack_default(void);
-bool goc__stack_guard_hit(uintptr_t addr, struct goc_g **owner);
+bool goc__stack_guard_hit(uintptr_t addr);
 
 /* timers (timer.c) */
 void goc__timer_add(goc_p *p, goc__timer *t, int64_t when);
@@ -286,11 +286,5 @@ void goc__sysmon_start(void);
 void goc__diag_init(void);
 void goc__diag_thread_init(goc_m *m);
 void goc__allgs_add(struct goc_g *g);
-void goc__dump_all(int fd, bool from_signal);
-
-/* sanitizers (sanitize.h inline helpers use these fields) */
-static inline int64_t goc__nanotime(void) {
-    return goc_now();
-}
 
 #endif

@@ -213,8 +213,7 @@ void goc__stack_trim(char *lo, size_t size) {
 }
 
 /* Is addr inside the guard of some goroutine stack? (signal handler: no locks) */
-bool goc__stack_guard_hit(uintptr_t addr, goc_g **owner) {
-    (void)owner;
+bool goc__stack_guard_hit(uintptr_t addr) {
     int n = atomic_load_explicit(&narenas, memory_order_acquire);
     for (int i = 0; i < n; i++) {
         uintptr_t base = (uintptr_t)arenas[i].base;
