@@ -121,42 +121,34 @@ static void overflow_custom_child(void *arg) {
 }
 #endif
 
+/* Run fn in a child; check its exit status and that its output holds every string. */
+static void expect(void (*fn)(void *), int status, const char *const *want) {
+    goc_test_child(&r, fn, NULL);
+    if (r.status != status) fprintf(stderr, "%s\n", r.out);
+    CHECK_EQ(r.status, status);
+    for (; *want; want++) {
+        if (!strstr(r.out, *want)) fprintf(stderr, "missing \"%s\" in:\n%s\n", *want, r.out);
+        CHECK(strstr(r.out, *want) != NULL);
+    }
+}
+#define WANT(...) ((const char *const[]){__VA_ARGS__, NULL})
+
 int main(void) {
-    goc_test_child(&r, deadlock_child, NULL);
-    CHECK_EQ(r.status, 2);
-    CHECK(strstr(r.out, "fatal error: all goroutines are asleep - deadlock!") != NULL);
-    CHECK(strstr(r.out, "[test forever, ") != NULL);
-    CHECK(strstr(r.out, "goroutine 1 [") != NULL);
-
-    goc_test_child(&r, sigquit_child, NULL);
-    CHECK_EQ(r.status, 2);
-    CHECK(strstr(r.out, "SIGQUIT: quit") != NULL);
-    CHECK(strstr(r.out, "[sleep, ") != NULL);
-    CHECK(strstr(r.out, "[test forever, ") != NULL);
-    CHECK(strstr(r.out, "created by sigquit_main in goroutine 1") != NULL);
-
-    goc_test_child(&r, dump_child, NULL);
-    if (r.status != 0) fprintf(stderr, "%s\n", r.out);
-    CHECK_EQ(r.status, 0);
-    CHECK(strstr(r.out, "dump ok") != NULL);
-
-    goc_test_child(&r, panic_child, NULL);
-    CHECK_EQ(r.status, 2);
-    CHECK(strstr(r.out, "panic: something bad happened: 42") != NULL);
-    CHECK(strstr(r.out, "created by panic_main in goroutine 1") != NULL);
-
+    expect(deadlock_child, 2,
+           WANT("fatal error: all goroutines are asleep - deadlock!", "[test forever, ",
+                "goroutine 1 ["));
+    expect(sigquit_child, 2,
+           WANT("SIGQUIT: quit", "[sleep, ", "[test forever, ",
+                "created by sigquit_main in goroutine 1"));
+    expect(dump_child, 0, WANT("dump ok"));
+    expect(panic_child, 2,
+           WANT("panic: something bad happened: 42", "created by panic_main in goroutine 1"));
 #if !defined(GOC_ASAN) && !defined(GOC_TSAN)
     /* Sanitizers own SIGSEGV and shadow memory; they report overflows their own way. */
-    goc_test_child(&r, overflow_child, NULL);
-    CHECK_EQ(r.status, 2);
-    CHECK(strstr(r.out, "fatal error: stack overflow") != NULL);
-    CHECK(strstr(r.out, "goroutine 2 [running]:") != NULL);
-    CHECK(strstr(r.out, "created by overflow_main in goroutine 1") != NULL);
-
-    goc_test_child(&r, overflow_custom_child, NULL);
-    CHECK_EQ(r.status, 2);
-    CHECK(strstr(r.out, "fatal error: stack overflow") != NULL);
-    CHECK(strstr(r.out, "32768-byte limit") != NULL);
+    expect(overflow_child, 2,
+           WANT("fatal error: stack overflow",
+                "goroutine 2 [running]:", "created by overflow_main in goroutine 1"));
+    expect(overflow_custom_child, 2, WANT("fatal error: stack overflow", "32768-byte limit"));
 #endif
     goc_test_done("rt/diag");
     return 0;
