@@ -36,7 +36,8 @@ static bool p_has_waiting_work(goc_p *p, int64_t now) {
 }
 
 #define TIMER_LATE_NS (2 * GOC_MILLISECOND) /* retake early for a timer this overdue */
-#define SCAVENGE_BATCH 256                  /* pooled stacks trimmed per sysmon tick */
+#define SCAVENGE_BATCH 256 /* pooled stacks trimmed per scavenge */
+#define SCAVENGE_PERIOD_NS (10 * GOC_MILLISECOND) /* at most 25,600 stacks a second */
 #define SYSMON_WATCH_DELAY_US 1000 /* cap while a P runs long with work waiting behind it */
 
 static int retake(int64_t now, bool *watching) {
@@ -115,6 +116,7 @@ static void *sysmon_main(void *arg) {
     (void)arg;
     int idle = 0;
     bool watching = false;
+    int64_t last_scavenge = 0;
     int64_t delay_us = SYSMON_MIN_DELAY_US;
     for (;;) {
         if (idle == 0)
@@ -140,8 +142,13 @@ static void *sysmon_main(void *arg) {
          * by retake; this covers idle Ps whose poller has not been woken). */
         int64_t next = goc__timers_earliest();
         if (next != 0 && next < now - GOC_MILLISECOND) goc__wakep();
-        /* Give back deep stack pages of pooled goroutine stacks, a batch per tick. */
-        goc__stack_scavenge(SCAVENGE_BATCH);
+        /* Give back deep stack pages of pooled goroutine stacks: a batch every
+         * SCAVENGE_PERIOD_NS, paced like Go's scavenger so the system calls (and the TLB
+         * shootdowns MADV_DONTNEED causes) stay off the program's back. */
+        if (now - last_scavenge >= SCAVENGE_PERIOD_NS) {
+            goc__stack_scavenge(SCAVENGE_BATCH);
+            last_scavenge = now;
+        }
         if (retake(now, &watching) > 0)
             idle = 0;
         else
