@@ -57,6 +57,17 @@ static inline void goc_test_done(const char *name) {
     fflush(stdout);
 }
 
+/* Resident memory of this process now, in KiB (not the peak: /proc/self/statm). */
+static inline long goc_test_rss_kib(void) {
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
 /* The result of running a function in a child process. */
 typedef struct {
     int status;      /* exit status, or 128+signal if killed by a signal */

@@ -237,7 +237,6 @@ void goc_dump(int fd) {
     dump_to(fd, goc__getg());
 }
 
-
 static void enter_dying(void) {
     int z = 0;
     if (!atomic_compare_exchange_strong(&dying, &z, 1)) {

@@ -14,7 +14,7 @@
 
 #include "rt/rt.h"
 
-#define LOCK_SPIN_ROUNDS 64 /* ~1-2 us of pause instructions before sleeping */
+#define LOCK_SPIN_ROUNDS 64 /* pause rounds before sleeping: holders keep it briefly */
 
 int goc__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t ns) {
     int saved = errno;

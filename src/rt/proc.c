@@ -88,7 +88,7 @@ static void gfput(goc_p *p, goc_g *g) {
         p->gfree_n--;
         x->schedlink = gfree_global;
         gfree_global = x;
-        }
+    }
     goc__unlock(&gfree_lock);
 }
 

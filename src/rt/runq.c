@@ -59,19 +59,17 @@ void goc__runqput(goc_p *p, goc_g *g, bool next) {
     }
 }
 
-/* Owner only. *inherit says whether g came from runnext. */
+/* Owner only: runnext first (its goroutine inherits the time slice), then the head. */
 /* With a single P nobody steals: only the owner touches its queue, so the head moves without
  * a compare-and-swap (the thief paths are never entered). */
-static goc_g *runqget_single(goc_p *p, bool *inherit) {
+static goc_g *runqget_single(goc_p *p) {
     goc_g *next = atomic_load_explicit(&p->runnext, RLX);
     if (next && p->runnext_streak < RUNNEXT_STREAK_MAX) {
         atomic_store_explicit(&p->runnext, NULL, RLX);
         p->runnext_streak++;
-        *inherit = true;
         return next;
     }
     p->runnext_streak = 0;
-    *inherit = false;
     uint32_t h = atomic_load_explicit(&p->runq_head, RLX);
     if (h != atomic_load_explicit(&p->runq_tail, RLX)) {
         goc_g *g = atomic_load_explicit(&p->runq[h % RUNQ_SIZE], RLX);
@@ -82,18 +80,16 @@ static goc_g *runqget_single(goc_p *p, bool *inherit) {
     return next;
 }
 
-goc_g *goc__runqget(goc_p *p, bool *inherit) {
-    if (goc__sched.nprocs == 1) return runqget_single(p, inherit);
+goc_g *goc__runqget(goc_p *p) {
+    if (goc__sched.nprocs == 1) return runqget_single(p);
     goc_g *next = atomic_load_explicit(&p->runnext, RLX);
     if (next && p->runnext_streak < RUNNEXT_STREAK_MAX) {
         if (atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL, ACQ, RLX)) {
             p->runnext_streak++;
-            *inherit = true;
             return next;
         }
     }
     p->runnext_streak = 0;
-    *inherit = false;
     for (;;) {
         uint32_t h = atomic_load_explicit(&p->runq_head, ACQ);
         uint32_t t = atomic_load_explicit(&p->runq_tail, RLX);
@@ -127,7 +123,7 @@ static uint32_t runqgrab(goc_p *victim, _Atomic(goc_g *) *batch, uint32_t bh, bo
             goc_g *next = atomic_load_explicit(&victim->runnext, RLX);
             if (!next) return 0;
             /* The victim is probably about to run next itself (a channel hand-off takes
-             * ~100 ns); back off briefly as Go does before taking it. */
+             * well under a microsecond); back off briefly as Go does before taking it. */
             if (PST_STATE(atomic_load_explicit(&victim->status, RLX)) == P_RUNNING) {
                 for (int i = 0; i < 200; i++)
                     goc__cpu_relax();

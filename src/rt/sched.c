@@ -26,7 +26,7 @@
 #define ACQ memory_order_acquire
 #define REL memory_order_release
 
-goc_g *goc__runqget(goc_p *p, bool *inherit);
+goc_g *goc__runqget(goc_p *p);
 goc_g *goc__runqsteal(goc_p *p, goc_p *victim, bool take_next);
 goc_g *goc__globrunqget(goc_p *p, int max);
 void goc__mstart_thread(goc_m *m);
@@ -370,13 +370,12 @@ static bool switch_direct(goc_g *g, int action) {
             next = atomic_load_explicit(&p->runnext, RLX);
             if (next && goc__sched.nprocs == 1) /* nobody steals: a plain store will do */
                 atomic_store_explicit(&p->runnext, NULL, RLX);
-            else if (next && !atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL,
-                                                                      ACQ, RLX))
+            else if (next &&
+                     !atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL, ACQ, RLX))
                 next = NULL;
             if (next) p->runnext_streak++;
         } else if (action == ACT_YIELD && goc__sched.nprocs == 1) {
-            bool inherit;
-            next = goc__runqget(p, &inherit);
+            next = goc__runqget(p);
         }
     }
     if (!next) {
@@ -498,8 +497,7 @@ static goc_g *steal_work(goc_m *m, int64_t *now, int64_t *poll_until, bool *new_
                 int64_t w = check_timers(v, now, &ran);
                 if (w != 0 && (*poll_until == 0 || w < *poll_until)) *poll_until = w;
                 if (ran) {
-                    bool inherit;
-                    goc_g *g = goc__runqget(p, &inherit);
+                    goc_g *g = goc__runqget(p);
                     if (g) return g;
                     *new_work = true;
                 }
@@ -518,14 +516,13 @@ static void reset_spinning(goc_m *m) {
 }
 
 /* Returns a runnable G with m holding a P. May sleep. */
-static goc_g *findrunnable(goc_m *m, bool *inherit) {
+static goc_g *findrunnable(goc_m *m) {
     goc_g *g;
 top:;
     goc_p *p = m->p;
     int64_t now = 0;
     bool ran;
     int64_t poll_until = check_timers(p, &now, &ran);
-    *inherit = false;
 
     if (atomic_load_explicit(&p->schedtick, RLX) % GLOBAL_RUNQ_TICK == 0 &&
         atomic_load_explicit(&goc__sched.runqsize, RLX) > 0) {
@@ -534,7 +531,7 @@ top:;
         goc__unlock(&goc__sched.lock);
         if (g) return g;
     }
-    g = goc__runqget(p, inherit);
+    g = goc__runqget(p);
     if (g) return g;
     if (atomic_load_explicit(&goc__sched.runqsize, RLX) > 0) {
         goc__lock(&goc__sched.lock);
@@ -648,11 +645,10 @@ top:;
 
 /* Run g; returns the goroutine that switched back to g0 (g itself, or one that g handed its
  * thread to directly). */
-static goc_g *execute(goc_m *m, goc_g *g, bool inherit) {
+static goc_g *execute(goc_m *m, goc_g *g) {
     goc_p *p = m->p;
     /* Every schedule counts (also a runnext hand-off that inherits the slice): sysmon's
      * hog detection and the 61-tick global queue check both watch this counter. */
-    (void)inherit;
     atomic_store_explicit(&p->schedtick, atomic_load_explicit(&p->schedtick, RLX) + 1, RLX);
     if (__builtin_expect(!g->stack_lo, 0)) goc__g_bind_stack(p, g); /* first run */
     m->curg = g;
@@ -742,16 +738,15 @@ void goc__mstart_loop(goc_m *m) {
              * finds the goroutine runnable hands us a P to run it on. */
             goc_g *lg = m->lockedg;
             stoplockedm(m);
-            after_switch(m, execute(m, lg, false));
+            after_switch(m, execute(m, lg));
             continue;
         }
-        bool inherit;
-        goc_g *g = findrunnable(m, &inherit);
+        goc_g *g = findrunnable(m);
         if (m->spinning) reset_spinning(m);
         if (g->lockedm && g->lockedm != m) {
             startlockedm(m, g);
             continue;
         }
-        after_switch(m, execute(m, g, inherit));
+        after_switch(m, execute(m, g));
     }
 }

@@ -35,8 +35,8 @@ static bool p_has_waiting_work(goc_p *p, int64_t now) {
     return t0 != 0 && t0 <= now + SYSMON_MAX_DELAY_US * GOC_MICROSECOND;
 }
 
-#define TIMER_LATE_NS (2 * GOC_MILLISECOND) /* retake early for a timer this overdue */
-#define SCAVENGE_BATCH 256 /* pooled stacks trimmed per scavenge */
+#define TIMER_LATE_NS (2 * GOC_MILLISECOND)       /* retake early for a timer this overdue */
+#define SCAVENGE_BATCH 256                        /* pooled stacks trimmed per scavenge */
 #define SCAVENGE_PERIOD_NS (10 * GOC_MILLISECOND) /* at most 25,600 stacks a second */
 #define SYSMON_WATCH_DELAY_US 1000 /* cap while a P runs long with work waiting behind it */
 

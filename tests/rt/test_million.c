@@ -34,27 +34,17 @@ static void waiter(void *arg) {
     atomic_fetch_add(&finished, 1);
 }
 
-static long rss_kib(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, rss = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-        fclose(f);
-    }
-    return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static void test_main(void *arg) {
     (void)arg;
     slots = calloc(N, sizeof *slots);
     CHECK(slots != NULL);
-    long before = rss_kib();
+    long before = goc_test_rss_kib();
     for (int i = 0; i < N; i++)
         goc_go(waiter, &slots[i]);
     while (atomic_load(&parked) < N)
         goc_sleep(GOC_MILLISECOND);
     CHECK_EQ(goc_num_goroutine(), N + 1);
-    long after = rss_kib();
+    long after = goc_test_rss_kib();
     double per_g = (double)(after - before) / N;
     printf("%d goroutines parked, %.2f KiB resident each\n", N, per_g);
 #if !defined(GOC_ASAN) && !defined(GOC_TSAN)

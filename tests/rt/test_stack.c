@@ -33,23 +33,13 @@ static void deep_worker(void *arg) {
     atomic_fetch_add(&deep_done, 1);
 }
 
-static long rss_kib(void) {
-    long pages = 0, rss = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-        fclose(f);
-    }
-    return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static void test_trim(void) {
-    long base = rss_kib();
+    long base = goc_test_rss_kib();
     for (int i = 0; i < DEEP_G; i++)
         goc_go(deep_worker, NULL);
     while (atomic_load(&deep_up) < DEEP_G)
         goc_sleep(GOC_MILLISECOND);
-    long peak = rss_kib();
+    long peak = goc_test_rss_kib();
     CHECK(peak - base > DEEP_G * (DEEP_BYTES / 1024) * 3 / 4); /* the deep pages are there */
     atomic_store(&deep_go, 1);
     while (atomic_load(&deep_done) < DEEP_G || goc_num_goroutine() > 1)
@@ -58,7 +48,7 @@ static void test_trim(void) {
     long after = peak;
     for (int i = 0; i < 300 && after - base > RETAINED_KIB; i++) {
         goc_sleep(10 * GOC_MILLISECOND);
-        after = rss_kib();
+        after = goc_test_rss_kib();
     }
     printf("deep stacks: base %ld KiB, peak %ld KiB, after exit %ld KiB\n", base, peak, after);
 #if !defined(GOC_ASAN) && !defined(GOC_TSAN) /* sanitizer shadow memory stays resident */
