@@ -9,7 +9,7 @@
 
 /* ---- fairness: at P=1, goroutines that yield take turns round-robin ---- */
 #define FAIR_G 8
-#define FAIR_ROUNDS 2000
+#define FAIR_ROUNDS 20000 /* long enough (tens of ms) that an OS time slice cannot decide it */
 static _Atomic int fair_counts[FAIR_G];
 static _Atomic int fair_done;
 static _Atomic int fair_min_at_first_finish = -1;
