@@ -69,6 +69,7 @@ const char *goc_strerror(int code) {
 
 static void thread_init(goc_m *m) {
     goc__tls_m = m;
+    m->errno_loc = __errno_location();
     goc__diag_thread_init(m);
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {

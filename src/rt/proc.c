@@ -38,11 +38,12 @@ static int gslab_left;
 static goc_g *g_new_record(void) {
     goc__lock(&gslab_lock);
     if (gslab_left == 0) {
-        gslab = calloc(G_SLAB, sizeof(goc_g));
+        gslab = aligned_alloc(GOC_G_HOT_BYTES, G_SLAB * sizeof(goc_g)); /* hot line aligned */
         if (!gslab) {
             goc__unlock(&gslab_lock);
             return NULL;
         }
+        memset(gslab, 0, G_SLAB * sizeof(goc_g));
         gslab_left = G_SLAB;
     }
     goc_g *g = gslab++;
@@ -210,6 +211,7 @@ void goc__g_release(goc_p *p, goc_g *g) {
     g->fn = NULL;
     g->arg = NULL;
     g->wait_reason = NULL;
+    g->ctx.sp = NULL; /* no stack any more (the first-run test in sched.c) */
     stack_put(p, g);
     gfput(p, g);
 }

@@ -76,45 +76,47 @@ struct goc__ctx_waiter {
     uint64_t token;                      /* the wait it may claim */
 };
 
+/* The fields every hand-off touches on the goroutine being woken come first and fill one
+ * cache line (GOC_G_HOT_BYTES): in a chain of hundreds of goroutines (a ring, the prime
+ * sieve) the woken one's record is cold, and each extra line is another cache miss per hop. */
+#define GOC_G_HOT_BYTES 64
 struct goc_g {
-    goc_ctx ctx;             /* saved stack pointer while not running */
-    struct goc_m *m;         /* M running it (valid while running) */
-    char *stack_lo;          /* lowest usable byte; the guard region lies below */
-    size_t stack_size;       /* usable bytes */
-    bool stack_custom;       /* mapped for this G alone (non-default size) */
-    size_t stack_want;       /* requested size, 0 = default; bound when it first runs */
-    uint64_t id;             /* goroutine id; 1 is main */
-    _Atomic uint32_t status; /* enum g_status */
-    goc_fn fn;               /* entry point and its argument */
-    void *arg;
-    /* waiting */
+    /* ---- hot: claim, ready, switch ---- */
+    goc_ctx ctx;                 /* saved stack pointer while not running; NULL: no stack yet */
+    struct goc_m *m;             /* M running it (valid while running) */
+    _Atomic uint32_t status;     /* enum g_status */
+    int saved_errno;             /* errno travels with the goroutine */
     _Atomic uint64_t wait_token; /* token of the wait that can still be claimed, 0 if none */
     uint64_t wait_seq;           /* last token handed out */
+    int park_result;             /* set by the waker that claimed: 0, GOC_ETIMEDOUT, ... */
+    uint32_t lock_count;         /* goc_lock_os_thread nesting */
+    struct goc_m *lockedm;       /* goc_lock_os_thread */
     const char *wait_reason;     /* shown in dumps */
-    int64_t wait_since;          /* sched.coarse_now when it parked */
-    void (*park_unlock)(void *); /* g0 calls it once the G is off its stack */
-    void *park_arg;
-    int64_t park_deadline;
-    struct goc_context *park_ctx;
-    int park_result;                  /* set by the waker that claimed: 0, GOC_ETIMEDOUT, ... */
+    /* ---- warm ---- */
+    int64_t wait_since; /* sched.coarse_now when it parked */
+    char *stack_lo;     /* lowest usable byte; the guard region lies below */
+    size_t stack_size;  /* usable bytes */
+    bool stack_custom;  /* mapped for this G alone (non-default size) */
+    size_t stack_want;  /* requested size, 0 = default; bound when it first runs */
+    uint64_t id;        /* goroutine id; 1 is main */
+    goc_fn fn;          /* entry point and its argument */
+    void *arg;
+    struct goc_g *schedlink; /* run queue / free list link */
+    /* ---- cold: deadlines, contexts, blocking calls, diagnostics ---- */
     goc__timer timer;                 /* the deadline of the current park */
     struct goc__ctx_waiter ctx_watch; /* the context a parked G watches (context/watch.c) */
-    /* thread wiring */
-    struct goc_m *lockedm; /* goc_lock_os_thread */
-    uint32_t lock_count;
-    int saved_errno; /* errno travels with the goroutine */
     int64_t syscall_since;
     /* where it came from, for dumps */
     const char *go_file;
     int go_line;
     const char *go_func;
     uint64_t parent_id;
-    struct goc_g *schedlink; /* run queue / free list link */
     /* sanitizers */
     void *asan_fake_stack;
     void *tsan_fiber;
     unsigned valgrind_stack_id;
-};
+} __attribute__((aligned(GOC_G_HOT_BYTES)));
+_Static_assert(offsetof(struct goc_g, wait_since) == GOC_G_HOT_BYTES, "hot fields fill a line");
 
 /* ---- Processor ---- */
 /* p->status packs the owning M with the state, so that a compare-and-swap by a returning
@@ -169,6 +171,12 @@ typedef struct goc_m {
      * switched away */
     int action;
     struct goc_g *prev_g; /* set while a direct hand-off's action is pending */
+    /* ACT_PARK's arguments (goc__park), read by do_park right after the switch on this M */
+    void (*park_unlock)(void *);
+    void *park_arg;
+    int64_t park_deadline;
+    struct goc_context *park_ctx;
+    int *errno_loc; /* this thread's errno, cached: the switch paths save and restore it */
     /* sanitizers: g0's stack and fiber */
     void *g0_stack_lo;
     size_t g0_stack_size;

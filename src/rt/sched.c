@@ -46,12 +46,9 @@ __attribute__((noinline)) goc_g *goc__getg(void) {
     return m ? m->curg : NULL;
 }
 
-/* errno travels with the goroutine. It is saved and restored on g0, which never changes
- * thread, right around the switch: the goroutine's side does nothing, and no cached TLS
- * address can point at another thread's errno. */
-static inline int *thread_errno(void) {
-    return __errno_location();
-}
+/* errno travels with the goroutine. It is saved and restored right around each switch
+ * through m->errno_loc, the address of the M's own thread's errno (an M never changes
+ * thread), so no TLS address computed on one thread is used on another. */
 
 uint64_t goc__gid(const goc_g *g) {
     return g ? g->id : 0;
@@ -294,9 +291,42 @@ static void requeue_without_p(goc_m *m, goc_g *g) {
 
 /* ---------------------------------------------------------------- making Gs runnable */
 
+/* runnext gets g; the goroutine it displaces goes to the tail. Caller owns p. */
+static inline void runqput_next(goc_p *p, goc_g *g) {
+    if (goc__sched.nprocs == 1) { /* nobody steals: plain loads and stores */
+        goc_g *old = atomic_load_explicit(&p->runnext, RLX);
+        atomic_store_explicit(&p->runnext, g, RLX);
+        if (old) goc__runqput(p, old, false);
+        return;
+    }
+    goc__runqput(p, g, true);
+}
+
+static void ready_slow(goc_m *m, goc_g *g);
+
+/* The fast path is a goroutine readying another on the P it is running on, which is what
+ * every channel hand-off does: pin, put into runnext, unpin, and wake an idle P only if
+ * there is one. Everything else (g0, foreign threads, a P lost to sysmon, nested pins) is
+ * ready_slow. */
 void goc__ready(goc_g *g) {
     atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
     goc_m *m = goc__getm();
+    if (__builtin_expect(m && m->curg && atomic_load_explicit(&m->in_rt, RLX) == 0, 1)) {
+        goc__rt_enter(m);
+        goc_p *p = m->p;
+        if (__builtin_expect(p && atomic_load_explicit(&p->status, RLX) == PST(m, P_RUNNING), 1)) {
+            atomic_thread_fence(memory_order_acquire);
+            runqput_next(p, g);
+            goc__rt_leave(m);
+            if (atomic_load_explicit(&goc__sched.npidle, RLX) != 0) goc__wakep();
+            return;
+        }
+        goc__rt_leave(m);
+    }
+    ready_slow(m, g);
+}
+
+static void ready_slow(goc_m *m, goc_g *g) {
     if (m && m->curg && atomic_load_explicit(&m->in_rt, RLX) == 1 && m->p) {
         /* Already inside a pinned region (a direct hand-off finishing a park whose context
          * had ended): the P is ours, and unpinning here would end the outer region early. */
@@ -339,7 +369,7 @@ void goc__wait_claim_sole(goc_g *g, uint64_t token) {
 
 /* ---------------------------------------------------------------- switching */
 
-static void after_switch(goc_m *m, goc_g *g);
+static inline void after_switch(goc_m *m, goc_g *g);
 
 /* Every place a goroutine resumes calls this first: a goroutine that handed its thread over
  * directly (switch_direct) left its park or yield for the next one to finish, off the
@@ -387,14 +417,14 @@ static bool switch_direct(goc_g *g, int action) {
         goc__rt_leave(m);
         return false;
     }
-    if (__builtin_expect(!next->stack_lo, 0)) goc__g_bind_stack(p, next);
+    if (__builtin_expect(!next->ctx.sp, 0)) goc__g_bind_stack(p, next);
     atomic_store_explicit(&p->schedtick, atomic_load_explicit(&p->schedtick, RLX) + 1, RLX);
     m->action = action;
     m->prev_g = g;
     m->curg = next;
     next->m = m;
     atomic_store_explicit(&next->status, G_RUNNING, RLX);
-    int *err = thread_errno(); /* this thread's, before the switch: both uses are here */
+    int *err = m->errno_loc;
     g->saved_errno = *err;
     *err = next->saved_errno;
     goc__san_before_switch(m, g, next, false);
@@ -434,10 +464,11 @@ int goc__park(const char *reason, void (*unlock)(void *), void *arg, int64_t dea
     goc_g *g = goc__getg();
     if (!g) goc__fatal("goc: blocking call outside a goroutine");
     g->wait_reason = reason;
-    g->park_unlock = unlock;
-    g->park_arg = arg;
-    g->park_deadline = deadline;
-    g->park_ctx = ctx;
+    goc_m *m = g->m; /* g cannot move before it has switched away */
+    m->park_unlock = unlock;
+    m->park_arg = arg;
+    m->park_deadline = deadline;
+    m->park_ctx = ctx;
     goc__switch_to_g0(g, ACT_PARK);
     if (deadline >= 0) goc__timer_del(&g->timer);
     if (ctx && goc__ctx_unwatch_hook) goc__ctx_unwatch_hook(g, ctx);
@@ -446,19 +477,13 @@ int goc__park(const char *reason, void (*unlock)(void *), void *arg, int64_t dea
     return g->park_result;
 }
 
-/* On g0 after a G asked to park. The G is off its stack. */
-static void do_park(goc_m *m, goc_g *g) {
-    /* Copy first: once a timer or ctx may wake g, it can run and park again elsewhere. */
-    void (*unlock)(void *) = g->park_unlock;
-    void *arg = g->park_arg;
-    int64_t deadline = g->park_deadline;
-    struct goc_context *ctx = g->park_ctx;
+/* A park with a deadline or a context: arm what can end it (before the unlock, so that the
+ * token read here is the wait's). */
+static void park_arm(goc_m *m, goc_g *g) {
     uint64_t token = atomic_load_explicit(&g->wait_token, RLX);
-    /* sysmon's coarse clock: reading a real clock (even rdtsc) costs a fair share of a
-     * channel hand-off, and dumps only need milliseconds. */
-    g->wait_since = atomic_load_explicit(&goc__sched.coarse_now, RLX);
-    atomic_store_explicit(&g->status, G_WAITING, REL);
-    if (deadline >= 0 && token) {
+    if (!token) return; /* already claimed: nothing can end it but that claim */
+    int64_t deadline = m->park_deadline;
+    if (deadline >= 0) {
         g->timer.fn = park_timeout;
         g->timer.arg = g;
         g->timer.seq = token;
@@ -466,8 +491,23 @@ static void do_park(goc_m *m, goc_g *g) {
         goc_p *tp = m->p ? m->p : goc__sched.allp[g->id % (uint64_t)goc__sched.nprocs];
         goc__timer_add(tp, &g->timer, deadline);
     }
-    if (ctx && token && goc__ctx_watch_hook) goc__ctx_watch_hook(g, ctx, token);
-    if (unlock) unlock(arg);
+    if (m->park_ctx && goc__ctx_watch_hook) goc__ctx_watch_hook(g, m->park_ctx, token);
+}
+
+/* On g0 (or the next goroutine's stack, after a direct hand-off) once a G that asked to park
+ * is off its stack. The arguments are in m, which runs this before anything else; from the
+ * unlock on, g may be woken and run elsewhere. */
+static inline void do_park(goc_m *m, goc_g *g) {
+    /* sysmon's coarse clock: reading a real clock (even rdtsc) costs a fair share of a
+     * channel hand-off, and dumps only need milliseconds. */
+    g->wait_since = atomic_load_explicit(&goc__sched.coarse_now, RLX);
+    atomic_store_explicit(&g->status, G_WAITING, REL);
+    if (__builtin_expect(m->park_deadline >= 0 || m->park_ctx, 0)) park_arm(m, g);
+    void (*unlock)(void *) = m->park_unlock;
+    if (unlock == goc__unlock_cb) /* the common case, without the indirect call */
+        goc__unlock((goc__lock_t *)m->park_arg);
+    else if (unlock)
+        unlock(m->park_arg);
 }
 
 /* ---------------------------------------------------------------- finding work */
@@ -650,12 +690,12 @@ static goc_g *execute(goc_m *m, goc_g *g) {
     /* Every schedule counts (also a runnext hand-off that inherits the slice): sysmon's
      * hog detection and the 61-tick global queue check both watch this counter. */
     atomic_store_explicit(&p->schedtick, atomic_load_explicit(&p->schedtick, RLX) + 1, RLX);
-    if (__builtin_expect(!g->stack_lo, 0)) goc__g_bind_stack(p, g); /* first run */
+    if (__builtin_expect(!g->ctx.sp, 0)) goc__g_bind_stack(p, g); /* first run */
     m->curg = g;
     g->m = m;
     atomic_store_explicit(&g->status, G_RUNNING, RLX);
     goc__rt_leave(m);
-    int *err = thread_errno();
+    int *err = m->errno_loc;
     *err = g->saved_errno;
     goc__san_before_switch(m, NULL, g, false);
     goc__ctx_switch(&m->g0, &g->ctx);
@@ -699,11 +739,18 @@ static void startlockedm(goc_m *m, goc_g *g) {
     stopm(m);
 }
 
-static void after_switch(goc_m *m, goc_g *g) {
-    switch (m->action) {
-    case ACT_PARK:
+static void after_switch_other(goc_m *m, goc_g *g);
+
+static inline void after_switch(goc_m *m, goc_g *g) {
+    if (__builtin_expect(m->action == ACT_PARK, 1))
         do_park(m, g);
-        break;
+    else
+        after_switch_other(m, g);
+    m->action = ACT_NONE;
+}
+
+static void after_switch_other(goc_m *m, goc_g *g) {
+    switch (m->action) {
     case ACT_YIELD:
         /* As Go's Gosched: to the global queue, so yielders take turns across all Ps.
          * With one P the local tail is the same order without the lock. */
@@ -726,7 +773,6 @@ static void after_switch(goc_m *m, goc_g *g) {
         requeue_without_p(m, g);
         break;
     }
-    m->action = ACT_NONE;
 }
 
 void goc__mstart_loop(goc_m *m) {
