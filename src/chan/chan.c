@@ -75,17 +75,21 @@ static inline void unlock_ready(goc_chan *c, goc_g *wake) {
  * report GOC_EAGAIN. Otherwise queue a record on q (elem: the value to send, or where a
  * received value goes), park, and return 0 with *success from the waker (false: woken by
  * close), or the deadline/context error once the record has been withdrawn. */
-static int chan_wait(goc_chan *c, goc__waitq *q, void *elem, bool block, const char *reason,
-                     int64_t deadline, struct goc_context *ctx, bool *success) {
+/* Inlined into each caller: one frame less on the path every blocking operation takes. */
+static inline __attribute__((always_inline)) int chan_wait(goc_chan *c, goc__waitq *q, void *elem,
+                                                           bool block, const char *reason,
+                                                           int64_t deadline,
+                                                           struct goc_context *ctx, bool *success) {
     if (!block) {
         goc__unlock(&c->lock);
         return GOC_EAGAIN;
     }
     goc__waiter w;
-    goc__waiter_init(&w, goc__blocking_g(GOC_MSG_NOT_G), elem);
+    goc_g *self = goc__blocking_g(GOC_MSG_NOT_G);
+    goc__waiter_init(&w, self, elem);
     w.sole = deadline < 0 && ctx == NULL;
     goc__waitq_push_back(q, &w);
-    int pr = goc__park(reason, goc__unlock_cb, &c->lock, deadline, ctx);
+    int pr = goc__park_g(self, reason, goc__unlock_cb, &c->lock, deadline, ctx);
     if (goc__likely(pr == 0)) {
         *success = w.success;
         return 0;

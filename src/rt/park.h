@@ -36,16 +36,44 @@ struct goc_context;
 /* The running goroutine, or NULL on a thread that is not running one. */
 goc_g *goc__getg(void);
 
+/* The wait fields at the head of every goroutine record, as the inline paths below see them
+ * (rt.h lays struct goc_g out to match and checks it). They sit in the record's first cache
+ * line, which is all a waker touches. may_alias: the record is also accessed as goc_g. */
+struct __attribute__((may_alias)) goc__g_wait {
+    void *ctx_sp_, *m_;
+    uint32_t status_;
+    int saved_errno_;
+    _Atomic uint64_t token; /* the wait that can still be claimed, 0 if none */
+    uint64_t seq;           /* last token handed out */
+    int result;             /* set by the claimer: 0, GOC_ETIMEDOUT, ... */
+};
+static inline struct goc__g_wait *goc__gw(goc_g *g) {
+    return (struct goc__g_wait *)(void *)g;
+}
+
 /* Start a new wait for g (must be the calling goroutine) and return its token. */
-uint64_t goc__wait_prepare(goc_g *g);
+static inline uint64_t goc__wait_prepare(goc_g *g) {
+    struct goc__g_wait *w = goc__gw(g);
+    uint64_t t = ++w->seq;
+    w->result = 0;
+    atomic_store_explicit(&w->token, t, memory_order_release);
+    return t;
+}
 
 /* Try to end g's wait identified by token. True for exactly one caller per wait. */
-bool goc__wait_claim(goc_g *g, uint64_t token);
+static inline bool goc__wait_claim(goc_g *g, uint64_t token) {
+    uint64_t t = token;
+    return atomic_compare_exchange_strong_explicit(&goc__gw(g)->token, &t, 0, memory_order_acq_rel,
+                                                   memory_order_relaxed);
+}
 
 /* goc__wait_claim for a wait that only one party can ever end: a single waiter record, no
  * deadline, no context, claimed under the lock of the one queue it sits on. That lock
  * already excludes every other claimer, so a plain store replaces the compare-and-swap. */
-void goc__wait_claim_sole(goc_g *g, uint64_t token);
+static inline void goc__wait_claim_sole(goc_g *g, uint64_t token) {
+    (void)token;
+    atomic_store_explicit(&goc__gw(g)->token, 0, memory_order_relaxed);
+}
 
 /* Make a goroutine whose wait was claimed runnable. Callable from any thread. */
 void goc__ready(goc_g *g);
@@ -55,6 +83,10 @@ void goc__ready(goc_g *g);
  * (goc_now() clock) or GOC_NO_DEADLINE. ctx may be NULL. */
 int goc__park(const char *reason, void (*unlock)(void *arg), void *arg, int64_t deadline,
               struct goc_context *ctx);
+/* goc__park for g, which must be the calling goroutine (callers that already hold it save
+ * a thread-local read). */
+int goc__park_g(goc_g *g, const char *reason, void (*unlock)(void *arg), void *arg,
+                int64_t deadline, struct goc_context *ctx);
 
 /* Print "panic: msg", a traceback of the calling goroutine, exit(2). */
 _Noreturn void goc__panic(const char *msg);

@@ -117,6 +117,10 @@ struct goc_g {
     unsigned valgrind_stack_id;
 } __attribute__((aligned(GOC_G_HOT_BYTES)));
 _Static_assert(offsetof(struct goc_g, wait_since) == GOC_G_HOT_BYTES, "hot fields fill a line");
+_Static_assert(offsetof(struct goc_g, wait_token) == offsetof(struct goc__g_wait, token) &&
+                   offsetof(struct goc_g, wait_seq) == offsetof(struct goc__g_wait, seq) &&
+                   offsetof(struct goc_g, park_result) == offsetof(struct goc__g_wait, result),
+               "park.h's view of the wait fields");
 
 /* ---- Processor ---- */
 /* p->status packs the owning M with the state, so that a compare-and-swap by a returning

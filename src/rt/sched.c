@@ -310,7 +310,7 @@ static void ready_slow(goc_m *m, goc_g *g);
  * ready_slow. */
 void goc__ready(goc_g *g) {
     atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
-    goc_m *m = goc__getm();
+    goc_m *m = goc__tls_m; /* direct: nothing below switches before m is used */
     if (__builtin_expect(m && m->curg && atomic_load_explicit(&m->in_rt, RLX) == 0, 1)) {
         goc__rt_enter(m);
         goc_p *p = m->p;
@@ -349,24 +349,6 @@ static void ready_slow(goc_m *m, goc_g *g) {
     goc__wakep();
 }
 
-uint64_t goc__wait_prepare(goc_g *g) {
-    uint64_t t = ++g->wait_seq;
-    g->park_result = 0;
-    atomic_store_explicit(&g->wait_token, t, REL);
-    return t;
-}
-
-bool goc__wait_claim(goc_g *g, uint64_t token) {
-    uint64_t t = token;
-    return atomic_compare_exchange_strong_explicit(&g->wait_token, &t, 0, memory_order_acq_rel,
-                                                   RLX);
-}
-
-void goc__wait_claim_sole(goc_g *g, uint64_t token) {
-    (void)token;
-    atomic_store_explicit(&g->wait_token, 0, RLX);
-}
-
 /* ---------------------------------------------------------------- switching */
 
 static inline void after_switch(goc_m *m, goc_g *g);
@@ -374,7 +356,7 @@ static inline void after_switch(goc_m *m, goc_g *g);
 /* Every place a goroutine resumes calls this first: a goroutine that handed its thread over
  * directly (switch_direct) left its park or yield for the next one to finish, off the
  * stack that was being left. Then the goroutine gives up the runtime pin it inherited. */
-void goc__resume_pending(goc_m *m) {
+static inline void resume_pending(goc_m *m) {
     goc_g *prev = m->prev_g;
     if (prev) {
         m->prev_g = NULL;
@@ -382,13 +364,16 @@ void goc__resume_pending(goc_m *m) {
     }
     goc__rt_leave(m);
 }
+void goc__resume_pending(goc_m *m) {
+    resume_pending(m);
+}
 
 /* Direct hand-off (the fast path of park and yield): when the goroutine that should run
  * next is already known — the one just readied into runnext, as in a channel hand-off — switch
  * to it straight from g's stack instead of through g0 and findrunnable. The scheduler's
  * bookkeeping is the same as execute()'s; the streak cap keeps the trip through g0 (timers,
  * global queue) regular. Returns false, having done nothing, when the slow path must run. */
-static bool switch_direct(goc_g *g, int action) {
+static inline __attribute__((always_inline)) bool switch_direct(goc_g *g, int action) {
     goc_m *m = g->m;
     if (m->lockedg) return false;
     goc__rt_enter(m);
@@ -430,13 +415,12 @@ static bool switch_direct(goc_g *g, int action) {
     goc__san_before_switch(m, g, next, false);
     goc__ctx_switch(&g->ctx, &next->ctx);
     goc__san_after_switch(g->m, g);
-    goc__resume_pending(g->m);
+    resume_pending(g->m);
     return true;
 }
 
-/* On g's stack: leave for the scheduler with an action; returns when g runs again. */
-void goc__switch_to_g0(goc_g *g, int action) {
-    if ((action == ACT_PARK || action == ACT_YIELD) && switch_direct(g, action)) return;
+/* On g's stack, the slow path: through g0 and the scheduler loop. */
+static void switch_via_g0(goc_g *g, int action) {
     goc_m *m = g->m;
     m->action = action;
     goc__san_before_switch(m, g, NULL, action == ACT_EXIT);
@@ -445,6 +429,12 @@ void goc__switch_to_g0(goc_g *g, int action) {
      * switched to us has put g's errno into this thread's errno. */
     goc__san_after_switch(g->m, g);
     goc__resume_pending(g->m);
+}
+
+/* On g's stack: leave for the scheduler with an action; returns when g runs again. */
+void goc__switch_to_g0(goc_g *g, int action) {
+    if ((action == ACT_PARK || action == ACT_YIELD) && switch_direct(g, action)) return;
+    switch_via_g0(g, action);
 }
 
 static void park_timeout(void *arg, uint64_t token) {
@@ -463,13 +453,18 @@ int goc__park(const char *reason, void (*unlock)(void *), void *arg, int64_t dea
               struct goc_context *ctx) {
     goc_g *g = goc__getg();
     if (!g) goc__fatal("goc: blocking call outside a goroutine");
+    return goc__park_g(g, reason, unlock, arg, deadline, ctx);
+}
+
+int goc__park_g(goc_g *g, const char *reason, void (*unlock)(void *), void *arg, int64_t deadline,
+                struct goc_context *ctx) {
     g->wait_reason = reason;
     goc_m *m = g->m; /* g cannot move before it has switched away */
     m->park_unlock = unlock;
     m->park_arg = arg;
     m->park_deadline = deadline;
     m->park_ctx = ctx;
-    goc__switch_to_g0(g, ACT_PARK);
+    if (!switch_direct(g, ACT_PARK)) switch_via_g0(g, ACT_PARK);
     if (deadline >= 0) goc__timer_del(&g->timer);
     if (ctx && goc__ctx_unwatch_hook) goc__ctx_unwatch_hook(g, ctx);
     /* No claim can succeed any more (the claim that woke us cleared it; a timeout or
