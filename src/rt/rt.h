@@ -223,8 +223,9 @@ extern __thread goc_m *goc__tls_m;
 goc_m *goc__getm(void);          /* noinline TLS read */
 void goc__mstart_loop(goc_m *m); /* the scheduler loop on g0; never returns */
 void goc__switch_to_g0(struct goc_g *g, int action);
-void goc__resume_pending(goc_m *m); /* first thing a resuming goroutine does */
-goc_p *goc__pin(struct goc_g *g);   /* own P for runtime work from a goroutine */
+bool goc__yield_alone(struct goc_g *g); /* goc_yield's no-op case (sched.c) */
+void goc__resume_pending(goc_m *m);     /* first thing a resuming goroutine does */
+goc_p *goc__pin(struct goc_g *g);       /* own P for runtime work from a goroutine */
 /* Enter and leave the state in which an M may touch its P's private parts (see the header).
  * Ordinary builds: a plain store, made visible to sysmon by its membarrier(). ThreadSanitizer
  * cannot see membarrier, so TSan builds use a real handshake: entering swaps 0 -> 1 (1 means

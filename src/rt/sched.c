@@ -419,6 +419,28 @@ static inline __attribute__((always_inline)) bool switch_direct(goc_g *g, int ac
     return true;
 }
 
+/* goc_yield when nothing else could run here: this P's queue and the global queue are
+ * empty, no timer of this P is due and nobody waits on the network. Go's Gosched would put
+ * g on the global queue and take it straight back (after a non-blocking poll, which is why
+ * network waiters send us down the slow path); returning at once is the same schedule
+ * without the lock. It still counts as a schedule for sysmon's hog detection. */
+bool goc__yield_alone(goc_g *g) {
+    goc_m *m = g->m;
+    goc__rt_enter(m);
+    goc_p *p = m->p;
+    bool alone = p && atomic_load_explicit(&p->status, RLX) == PST(m, P_RUNNING) &&
+                 goc__runq_empty(p) && atomic_load_explicit(&goc__sched.runqsize, RLX) == 0 &&
+                 atomic_load_explicit(&goc__netpoll_waiters, RLX) == 0;
+    if (alone) {
+        int64_t t0 = atomic_load_explicit(&p->timer0, RLX);
+        if (t0 != 0 && t0 <= goc_now()) alone = false;
+    }
+    if (alone)
+        atomic_store_explicit(&p->schedtick, atomic_load_explicit(&p->schedtick, RLX) + 1, RLX);
+    goc__rt_leave(m);
+    return alone;
+}
+
 /* On g's stack, the slow path: through g0 and the scheduler loop. */
 static void switch_via_g0(goc_g *g, int action) {
     goc_m *m = g->m;

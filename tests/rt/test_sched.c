@@ -169,9 +169,38 @@ static void test_lock_os_thread(void) {
     CHECK_EQ(atomic_load(&locked_ok), 1);
 }
 
+/* ---- a goroutine yielding in a loop with nothing else runnable (goc_yield's no-op case)
+ * still lets timers fire and newly spawned goroutines run ---- */
+static _Atomic int yl_flag;
+static void yl_sleeper(void *arg) {
+    (void)arg;
+    goc_sleep(2 * GOC_MILLISECOND);
+    atomic_store(&yl_flag, 1);
+}
+static void yl_setter(void *arg) {
+    (void)arg;
+    atomic_store(&yl_flag, 2);
+}
+
+static void test_yield_loop(void) {
+    int64_t give_up = goc_now() + 5 * GOC_SECOND;
+    goc_go(yl_sleeper, NULL);
+    while (atomic_load(&yl_flag) != 1 && goc_now() < give_up)
+        goc_yield();
+    CHECK_EQ(atomic_load(&yl_flag), 1); /* the timer fired although we never blocked */
+    goc_go(yl_setter, NULL);
+    while (atomic_load(&yl_flag) != 2 && goc_now() < give_up)
+        goc_yield();
+    CHECK_EQ(atomic_load(&yl_flag), 2);
+    /* A yield with nothing else to run is still a scheduling point: it returns. */
+    for (int i = 0; i < 1000; i++)
+        goc_yield();
+}
+
 static void test_main(void *arg) {
     (void)arg;
     test_ids();
+    test_yield_loop();
     test_fairness();
     test_stealing();
     test_reuse();
