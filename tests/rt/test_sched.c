@@ -111,8 +111,9 @@ static void test_reuse(void) {
         while (atomic_load(&reuse_done) <= i)
             goc_yield();
     }
-    /* the last one may still be on its way out after counting itself done */
-    for (int spins = 0; goc_num_goroutine() > before && spins < 100000; spins++)
+    /* the last one may still be on its way out after counting itself done (on the other P,
+     * whose thread the OS may have descheduled: bound the wait by time, not by yields) */
+    for (int64_t end = goc_now() + 5 * GOC_SECOND; goc_num_goroutine() > before && goc_now() < end;)
         goc_yield();
     CHECK_EQ(goc_num_goroutine(), before);
     /* 20,000 goroutines came and went; only a handful of records exist. */
