@@ -69,7 +69,8 @@ _Noreturn void goc_exit(int status);
 size_t goc_set_stack_size(size_t bytes);
 
 /* Spawn fn(arg) as a new goroutine and return its id. The call site is recorded for
- * goroutine dumps. stack_size 0 means the default. Goroutine only. */
+ * goroutine dumps. stack_size 0 means the default; others are rounded up to whole pages (at
+ * least 16 KiB, at most 4 TiB). Goroutine only. */
 uint64_t goc_go_at(goc_fn fn, void *arg, size_t stack_size, const char *file, int line,
                    const char *func);
 #define goc_go(fn, arg) goc_go_at((fn), (arg), 0, __FILE__, __LINE__, __func__)

@@ -38,7 +38,7 @@ static int gslab_left;
 static goc_g *g_new_record(void) {
     goc__lock(&gslab_lock);
     if (gslab_left == 0) {
-        gslab = aligned_alloc(GOC_G_HOT_BYTES, G_SLAB * sizeof(goc_g)); /* hot line aligned */
+        gslab = aligned_alloc(GOC_G_LINE, G_SLAB * sizeof(goc_g)); /* hot line aligned */
         if (!gslab) {
             goc__unlock(&gslab_lock);
             return NULL;
@@ -114,8 +114,9 @@ static char *stk_lo(stk_node *n) {
 
 /* Give g a stack and its initial context. Runs on g0 with p owned. */
 static bool stack_get(goc_p *p, goc_g *g) {
-    if (g->stack_want != 0 && g->stack_want != goc__stack_default()) {
-        if (!goc__stack_alloc(g, g->stack_want)) return false;
+    size_t want = (size_t)g->stack_want_kib * 1024;
+    if (want != 0 && want != goc__stack_default()) {
+        if (!goc__stack_alloc(g, want)) return false;
         goc__san_stack_created(g);
         return true;
     }
@@ -247,8 +248,9 @@ goc_g *goc__newproc(goc_p *p, goc_fn fn, void *arg, size_t stack_size, const cha
                     const char *func, goc_g *parent) {
     goc_g *g = gfget(p);
     if (!g) return NULL;
-    g->stack_want = stack_size; /* the stack is bound when it first runs */
-    g->stack_lo = NULL;
+    /* The stack is bound when it first runs (stack_lo is already NULL: see rt.h). */
+    size_t kib = stack_size / 1024 + (stack_size % 1024 != 0);
+    g->stack_want_kib = kib > UINT32_MAX ? UINT32_MAX : (uint32_t)kib;
     g->fn = fn;
     g->arg = arg;
     g->id = atomic_fetch_add_explicit(&goc__sched.goidgen, 1, RLX) + 1;

@@ -76,12 +76,16 @@ struct goc__ctx_waiter {
     uint64_t token;                      /* the wait it may claim */
 };
 
-/* The fields every hand-off touches on the goroutine being woken come first and fill one
- * cache line (GOC_G_HOT_BYTES): in a chain of hundreds of goroutines (a ring, the prime
- * sieve) the woken one's record is cold, and each extra line is another cache miss per hop. */
-#define GOC_G_HOT_BYTES 64
+/* Layout by cache line, because in a chain of hundreds of goroutines (a ring, the prime
+ * sieve) or a burst of spawns each record is cold when touched, and every extra line is
+ * another cache miss:
+ * - line 0: everything a hand-off touches on the goroutine being woken (claim, ready,
+ *   switch), and the run/free-list link that the queues walk;
+ * - line 1: everything goc_go writes (with line 0, all a spawn touches);
+ * - then the rest. Free records have stack_lo == NULL, so a spawn need not write it. */
+#define GOC_G_LINE 64
 struct goc_g {
-    /* ---- hot: claim, ready, switch ---- */
+    /* ---- line 0: claim, ready, switch, queues ---- */
     goc_ctx ctx;                 /* saved stack pointer while not running; NULL: no stack yet */
     struct goc_m *m;             /* M running it (valid while running) */
     _Atomic uint32_t status;     /* enum g_status */
@@ -91,32 +95,33 @@ struct goc_g {
     int park_result;             /* set by the waker that claimed: 0, GOC_ETIMEDOUT, ... */
     uint32_t lock_count;         /* goc_lock_os_thread nesting */
     struct goc_m *lockedm;       /* goc_lock_os_thread */
-    const char *wait_reason;     /* shown in dumps */
-    /* ---- warm ---- */
+    struct goc_g *schedlink;     /* run queue / free list link */
+    /* ---- line 1: set by goc_go ---- */
+    goc_fn fn; /* entry point and its argument */
+    void *arg;
+    uint64_t id;         /* goroutine id; 1 is main */
+    uint64_t parent_id;  /* who spawned it (dumps) */
+    const char *go_file; /* where it was spawned (dumps) */
+    const char *go_func;
+    const char *wait_reason; /* shown in dumps */
+    int go_line;
+    uint32_t stack_want_kib; /* requested stack in KiB, 0 = default; bound at first run */
+    /* ---- the rest ---- */
     int64_t wait_since; /* sched.coarse_now when it parked */
-    char *stack_lo;     /* lowest usable byte; the guard region lies below */
+    char *stack_lo;     /* lowest usable byte (NULL: none); the guard region lies below */
     size_t stack_size;  /* usable bytes */
     bool stack_custom;  /* mapped for this G alone (non-default size) */
-    size_t stack_want;  /* requested size, 0 = default; bound when it first runs */
-    uint64_t id;        /* goroutine id; 1 is main */
-    goc_fn fn;          /* entry point and its argument */
-    void *arg;
-    struct goc_g *schedlink; /* run queue / free list link */
-    /* ---- cold: deadlines, contexts, blocking calls, diagnostics ---- */
-    goc__timer timer;                 /* the deadline of the current park */
+    goc__timer timer;   /* the deadline of the current park */
     struct goc__ctx_waiter ctx_watch; /* the context a parked G watches (context/watch.c) */
     int64_t syscall_since;
-    /* where it came from, for dumps */
-    const char *go_file;
-    int go_line;
-    const char *go_func;
-    uint64_t parent_id;
     /* sanitizers */
     void *asan_fake_stack;
     void *tsan_fiber;
     unsigned valgrind_stack_id;
-} __attribute__((aligned(GOC_G_HOT_BYTES)));
-_Static_assert(offsetof(struct goc_g, wait_since) == GOC_G_HOT_BYTES, "hot fields fill a line");
+} __attribute__((aligned(GOC_G_LINE)));
+_Static_assert(offsetof(struct goc_g, fn) == GOC_G_LINE &&
+                   offsetof(struct goc_g, wait_since) == 2 * GOC_G_LINE,
+               "lines 0 and 1 as described");
 _Static_assert(offsetof(struct goc_g, wait_token) == offsetof(struct goc__g_wait, token) &&
                    offsetof(struct goc_g, wait_seq) == offsetof(struct goc__g_wait, seq) &&
                    offsetof(struct goc_g, park_result) == offsetof(struct goc__g_wait, result),
