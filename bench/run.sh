@@ -8,6 +8,9 @@
 #
 #   name P goc_ns go_ns ratio goc_rss go_rss      (ratio = goc/Go; rss = KiB per goroutine)
 #
+# A workload that also reports a second timing ("<what>_ns_per_<unit> V", e.g. ctxtree's
+# cancel phase) gets a second row for it (ctxtree.cancel).
+#
 # Both binaries get the same N: BENCH_N if set, else goc-bench's default for the workload
 # (`goc-bench list -n`). A run that fails, times out or prints no number counts as missing;
 # a workload with no successful run shows FAIL in its column and the table goes on.
@@ -73,18 +76,25 @@ done
 [ ${#names[@]} -gt 0 ] || die "no workload matches BENCH_FILTER=$FILTER"
 
 # ---- running ----
-# run_one BIN VAR P NAME N: prints "ns rss" (rss "-" if none), or nothing on failure.
+# run_one BIN VAR P NAME N: prints "ns rss sub" (rss "-" if none; sub: a second timing the
+# workload reports as "<what>_ns_per_<unit> V", e.g. ctxtree's cancel phase, "-" if none),
+# or nothing on failure.
 run_one() {
     local bin=$1 var=$2 p=$3 name=$4 n=$5 out
     out=$(env "$var=$p" timeout "$RUN_TIMEOUT" "$bin" "$name" "$n" 2>/dev/null) || return 0
     [ -n "${BENCH_VERBOSE:-}" ] && echo "  $(basename "$bin") P=$p: $out" >&2
     printf '%s\n' "$out" | awk -v name="$name" '
         $1 == name && $3 == "ns/op" && $2 ~ /^[0-9.]+$/ {
-            rss = "-"
-            for (i = 4; i < NF; i++) if ($i == "peak_rss_kib_per_g") rss = $(i + 1)
-            print $2, rss; exit
+            rss = "-"; sub_ns = "-"
+            for (i = 4; i < NF; i++) {
+                if ($i == "peak_rss_kib_per_g") rss = $(i + 1)
+                else if ($i ~ /_ns_per_/ && sub_ns == "-") sub_ns = $(i + 1)
+            }
+            print $2, rss, sub_ns; exit
         }'
 }
+# sub_label NAME: the row name for NAME's second timing.
+sub_label() { case $1 in ctxtree) echo "ctxtree.cancel" ;; *) echo "$1.sub" ;; esac; }
 
 # median of the numbers on stdin ("-" if none)
 median() {
@@ -97,24 +107,26 @@ median() {
 # The machine may be shared: say how busy it was, so noisy tables can be recognised.
 loadavg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown; }
 echo "# $(nproc 2>/dev/null || echo '?') CPUs, load average at start: $(loadavg); rounds: $ROUNDS"
-fmt='%-10s %2s %14s %14s %7s %8s %8s\n'
+fmt='%-15s %2s %14s %14s %7s %8s %8s\n'
 printf "$fmt" name P goc_ns go_ns ratio goc_rss go_rss
 declare -A result
 for name in "${names[@]}"; do
     for p in $PROCS; do
         n=${BENCH_N:-${default_n[$name]}}
-        goc_ns=() go_ns=() goc_rss=() go_rss=()
+        goc_ns=() go_ns=() goc_rss=() go_rss=() goc_sub=() go_sub=()
         for ((r = 0; r < ROUNDS; r++)); do
-            read -r ns rss < <(run_one "$GOC" GOC_MAXPROCS "$p" "$name" "$n"; echo)
+            read -r ns rss sb < <(run_one "$GOC" GOC_MAXPROCS "$p" "$name" "$n"; echo)
             if [ -n "${ns:-}" ]; then
                 goc_ns+=("$ns")
                 [ "$rss" != "-" ] && goc_rss+=("$rss")
+                [ "$sb" != "-" ] && goc_sub+=("$sb")
             fi
             [ $go_ok = 1 ] || continue
-            read -r ns rss < <(run_one "$GOB" GOMAXPROCS "$p" "$name" "$n"; echo)
+            read -r ns rss sb < <(run_one "$GOB" GOMAXPROCS "$p" "$name" "$n"; echo)
             if [ -n "${ns:-}" ]; then
                 go_ns+=("$ns")
                 [ "$rss" != "-" ] && go_rss+=("$rss")
+                [ "$sb" != "-" ] && go_sub+=("$sb")
             fi
         done
         g=$(printf '%s\n' ${goc_ns[@]+"${goc_ns[@]}"} | grep . | median)
@@ -130,6 +142,16 @@ for name in "${names[@]}"; do
         printf "$fmt" "$name" "$p" "$g" "$o" "$ratio" "$gr" "$or"
         result[$name,$p,goc]=$g
         result[$name,$p,go]=$o
+        # the workload's second timing, if it has one, as a row of its own
+        if [ ${#goc_sub[@]} -gt 0 ] || [ ${#go_sub[@]} -gt 0 ]; then
+            g=$(printf '%s\n' ${goc_sub[@]+"${goc_sub[@]}"} | grep . | median)
+            o=$(printf '%s\n' ${go_sub[@]+"${go_sub[@]}"} | grep . | median)
+            ratio=-
+            if [ "$g" != - ] && [ "$o" != - ]; then
+                ratio=$(awk -v a="$g" -v b="$o" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')
+            fi
+            printf "$fmt" "$(sub_label "$name")" "$p" "$g" "$o" "$ratio" - -
+        fi
     done
 done
 
