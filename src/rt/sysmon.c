@@ -103,6 +103,7 @@ static int retake(int64_t now, bool *watching) {
             atomic_store_explicit(&m->in_rt, 0, memory_order_release);
 #endif
             p->sysmon_when = 0;
+            atomic_fetch_add_explicit(&goc__sched.nhogretake, 1, RLX);
             goc__handoffp(p);
             n++;
         } else {

@@ -2,6 +2,7 @@
  * two Ps, reuse of goroutine records, ids and counts, lock_os_thread. */
 #include <goc.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "goc_test.h"
@@ -36,6 +37,7 @@ static void fair_worker(void *arg) {
 }
 
 static void test_fairness(void) {
+    uint64_t retakes = atomic_load(&goc__sched.nhogretake);
     for (int i = 0; i < FAIR_G; i++)
         goc_go(fair_worker, (void *)(intptr_t)i);
     atomic_store(&fair_go, 1);
@@ -48,7 +50,12 @@ static void test_fairness(void) {
      * falls behind depends on the OS descheduling a thread that holds a batch of them, so
      * on a shared machine only "nobody starves" can be asserted. */
     int lo = atomic_load(&fair_min_at_first_finish);
-    if (goc_maxprocs() == 1) {
+    /* At P=1 strict turns hold unless sysmon took the P from a goroutine meanwhile: that
+     * happens when the OS stops the thread for a whole time slice (a loaded machine,
+     * sanitizers), and then the goroutine runs on without a P beside the others. */
+    retakes = atomic_load(&goc__sched.nhogretake) - retakes;
+    if (retakes) fprintf(stderr, "fairness: sysmon retook a P %lu times\n", (unsigned long)retakes);
+    if (goc_maxprocs() == 1 && retakes == 0) {
         CHECK(lo >= FAIR_ROUNDS - 1);
     } else {
 #if !defined(GOC_TSAN) && !defined(GOC_ASAN) /* too slow for the OS not to interfere */
