@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rt/gprefetch.h"
 #include "rt/rt.h"
 #include "rt/sanitize.h"
 
@@ -296,6 +297,7 @@ static void requeue_without_p(goc_m *m, goc_g *g) {
 
 void goc__ready(goc_g *g) {
     atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
+    goc__g_prefetch_stack(g); /* it runs soon, its stack may be cold: rt/gprefetch.h */
     goc_m *m = goc__getm();
     if (m && m->curg && atomic_load_explicit(&m->in_rt, RLX) == 1 && m->p) {
         /* Already inside a pinned region (a direct hand-off finishing a park whose context
