@@ -46,6 +46,17 @@ static inline void goc__ctx_init(goc_ctx *ctx, void *hi, void (*entry)(void *), 
 #endif
 }
 
+/* Load the cache line holding p (no fault, no effect on program state). An asm statement,
+ * because gcc 12 deletes a loop of __builtin_prefetch calls once it is inlined (it sees no
+ * side effect), which is exactly where we want them. */
+static inline void goc__prefetch(const void *p) {
+#if defined(__x86_64__)
+    __asm__ __volatile__("prefetcht0 (%0)" ::"r"(p));
+#else
+    __builtin_prefetch(p, 0, 3);
+#endif
+}
+
 static inline void goc__cpu_relax(void) {
 #if defined(__x86_64__)
     __asm__ __volatile__("pause" ::: "memory");

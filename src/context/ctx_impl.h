@@ -20,12 +20,15 @@
  * Locks:
  *   lock   a cnode's tree lock (a goc_mutex: waiters park): err/cause, done, the children
  *          list and every child's in_parent flag. Taken parent before child only (the cancel
- *          walk holds the locks of the whole path from the node being canceled down to the
- *          current node, which may take long for a big subtree). It must park rather than
- *          spin: the walk readies goroutines and spawns after-functions, and a goroutine that
- *          does so may lose its P and be descheduled while it holds the lock; threads
- *          spinning on the lock would then keep the Ps it needs to run again. Never taken on
- *          a scheduler stack; threads the runtime did not start poll try_lock (tree_lock).
+ *          walk takes the locks of the subtree being canceled breadth first, each while
+ *          holding its parent's, and keeps them all until the subtree has ended, which may
+ *          take long for a big subtree; a node's descendants are never locked before it, so
+ *          whoever holds a node the walk waits for needs none of the walk's). It must park
+ *          rather than spin: the walk readies goroutines and spawns after-functions, and a
+ *          goroutine that does so may lose its P and be descheduled while it holds the lock;
+ *          threads spinning on the lock would then keep the Ps it needs to run again. Never
+ *          taken on a scheduler stack; threads the runtime did not start poll try_lock
+ *          (tree_lock).
  *   wlock  a cnode's list of parked goroutines that watch it (park's ctx argument); a
  *          goc__lock_t, because the park hook runs on a scheduler stack. A leaf held only
  *          briefly: wakers claim under it and call goc__ready after dropping it (goc__ready

@@ -109,7 +109,7 @@ void goc__ctx_wake_watchers(cnode *c, int err) {
     while (claimed) {
         struct goc__ctx_waiter *next = claimed->next;
         claimed->next = NULL;
-        goc__ready(waiter_g(claimed));
+        goc__ready_cold(waiter_g(claimed)); /* parked a while: rt/park.h */
         claimed = next;
         if (claimed && on_goroutine && ++since_yield == CANCEL_YIELD_EVERY) {
             since_yield = 0;

@@ -77,6 +77,11 @@ static inline void goc__wait_claim_sole(goc_g *g, uint64_t token) {
 
 /* Make a goroutine whose wait was claimed runnable. Callable from any thread. */
 void goc__ready(goc_g *g);
+/* goc__ready for one of many goroutines woken at once, which have mostly been parked a
+ * while (a close, a cancellation): also starts loading the top of its stack, which it will
+ * touch first (rt/gprefetch.h). Not for one-to-one hand-offs, whose partner is usually
+ * still cached: there the prefetches cost more than they save. */
+void goc__ready_cold(goc_g *g);
 
 /* Park the calling goroutine (see the protocol above). reason is a static string shown in
  * dumps ("chan receive", "sync.Mutex.Lock", ...). unlock may be NULL. deadline is absolute

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rt/gprefetch.h"
 #include "rt/rt.h"
 #include "rt/sanitize.h"
 
@@ -324,6 +325,11 @@ void goc__ready(goc_g *g) {
         goc__rt_leave(m);
     }
     ready_slow(m, g);
+}
+
+void goc__ready_cold(goc_g *g) {
+    goc__g_prefetch_stack(g); /* rt/gprefetch.h */
+    goc__ready(g);
 }
 
 static void ready_slow(goc_m *m, goc_g *g) {

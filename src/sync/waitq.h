@@ -153,7 +153,7 @@ static inline void goc__wakelist_ready(goc__wakelist *l) {
     goc__waiter *w = l->head;
     while (w) {
         goc__waiter *next = w->next;
-        goc__ready(w->g);
+        goc__ready_cold(w->g);
         w = next;
     }
 }

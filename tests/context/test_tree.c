@@ -1,9 +1,10 @@
 /* test_tree — big trees: a 1,000,000-node tree (fan-out 10) built, canceled and released
  * with nothing left behind, in several release orders; a chain 1,000,000 deep (the cancel
  * walk and the release must not recurse); concurrent cancels of random nodes of a tree with
- * goroutines parked on its contexts; every kind of node mixed in. Under ASan LeakSanitizer
- * checks at exit that every node was freed; in plain builds the allocator's count of bytes
- * in use (mallinfo2) must come back to where it started.
+ * goroutines parked on its contexts, each cancel returning only once its node's subtree has
+ * ended; every kind of node mixed in. Under ASan LeakSanitizer checks at exit that every node
+ * was freed; in plain builds the allocator's count of bytes in use (mallinfo2) must come back
+ * to where it started.
  */
 #include <malloc.h>
 
@@ -162,12 +163,23 @@ static void conc_waiter(void *p) {
     goc_waitgroup_done(&w->c->waiters);
 }
 
+/* Once cancel(i) has returned, node i's whole subtree has ended, even when another cancel
+ * (the root's, racing) is the one ending it. The subtree of i in build()'s numbering is, level
+ * by level, the index ranges [lo * FANOUT + 1, hi * FANOUT + FANOUT]. */
+static void check_subtree_ended(conc *c, int i) {
+    for (long lo = i, hi = i; lo < CONC_N; lo = lo * FANOUT + 1, hi = hi * FANOUT + FANOUT)
+        for (long j = lo; j <= hi && j < CONC_N; j++)
+            CHECK(goc_context_err(c->ctx[j]) != 0);
+}
+
 static void conc_canceler(void *p) {
     conc *c = p;
     unsigned s = __atomic_add_fetch(&c->seed, 7919, __ATOMIC_RELAXED);
     for (int k = 0; k < CONC_N / CONC_CANCELERS; k++) {
         s = s * 1103515245u + 12345u;
-        goc_context_cancel(c->cancel[(s >> 8) % CONC_N]);
+        int i = (int)((s >> 8) % CONC_N);
+        goc_context_cancel(c->cancel[i]);
+        if (i == 0 || i % 3 != 0) check_subtree_ended(c, i); /* value nodes: no cancel */
     }
     goc_waitgroup_done(&c->wg);
 }
