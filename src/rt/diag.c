@@ -293,7 +293,7 @@ void goc__checkdead(void) {
         if (atomic_load_explicit(&p->timer0, RLX) != 0) return;
         if (!goc__runq_empty(p)) return;
     }
-    if (atomic_load_explicit(&goc__sched.ngoroutines, RLX) == 0)
+    if (goc__gcount() == 0)
         goc__fatal("no goroutines (main called goc_exit from a goroutine?) - deadlock!");
     goc__fatal("all goroutines are asleep - deadlock!");
 }

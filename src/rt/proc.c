@@ -204,10 +204,25 @@ int goc__stack_scavenge(int max) {
     return n;
 }
 
+/* Count a goroutine created (+1) or exited (-1) on p, which the caller owns (NULL: none). */
+static inline void gcount_add(goc_p *p, int d) {
+    if (p)
+        atomic_store_explicit(&p->ngdelta, atomic_load_explicit(&p->ngdelta, RLX) + d, RLX);
+    else
+        atomic_fetch_add_explicit(&goc__sched.ngoroutines, d, RLX);
+}
+
+int64_t goc__gcount(void) {
+    int64_t n = atomic_load_explicit(&goc__sched.ngoroutines, RLX);
+    for (int i = 0; i < goc__sched.nprocs; i++)
+        n += atomic_load_explicit(&goc__sched.allp[i]->ngdelta, RLX);
+    return n;
+}
+
 /* On g0: g has finished. p may be NULL (the P was lost while g ran). */
 void goc__g_release(goc_p *p, goc_g *g) {
     atomic_store_explicit(&g->status, G_DEAD, REL);
-    atomic_fetch_sub_explicit(&goc__sched.ngoroutines, 1, RLX);
+    gcount_add(p, -1);
     goc__san_g_dead(g);
     g->fn = NULL;
     g->arg = NULL;
@@ -265,7 +280,7 @@ goc_g *goc__newproc(goc_p *p, goc_fn fn, void *arg, size_t stack_size, const cha
     atomic_store_explicit(&g->wait_token, 0, RLX);
     g->ctx.sp = NULL;
     goc__san_g_born(g);
-    atomic_fetch_add_explicit(&goc__sched.ngoroutines, 1, RLX);
+    gcount_add(p, 1);
     atomic_store_explicit(&g->status, G_RUNNABLE, REL);
     return g;
 }
@@ -303,7 +318,9 @@ int goc_maxprocs(void) {
 }
 
 int goc_num_goroutine(void) {
-    return atomic_load_explicit(&goc__sched.ngoroutines, RLX);
+    int64_t n = goc__gcount();
+    if (n < 1 && goc__getg()) n = 1; /* a racy sum; the caller at least is alive */
+    return (int)n;
 }
 
 void goc_sleep_until(int64_t deadline) {

@@ -151,6 +151,9 @@ typedef struct goc_p {
     int gfree_n;
     struct stk_node *stkfree;
     int stkfree_n;
+    /* goroutines created minus exited on this P (owner-written; goc_num_goroutine sums them
+     * with sched.ngoroutines, so that spawning and exiting touch no shared line) */
+    _Atomic int64_t ngdelta;
     /* timers */
     goc__lock_t tlock;
     goc__timer **theap;
@@ -212,9 +215,9 @@ typedef struct goc_sched {
     _Atomic int64_t lastpoll;       /* 0 while an M blocks in netpoll */
     _Atomic int64_t poll_until;     /* when that M will wake by itself */
     _Atomic int32_t external_waits; /* waits that something outside the G world may end */
-    _Atomic int32_t ngoroutines;
-    _Atomic int64_t coarse_now;  /* goc_now() as of sysmon's last tick (<= 10 ms old) */
-    _Atomic uint64_t nhogretake; /* Ps sysmon took from running goroutines (tests, dumps) */
+    _Atomic int32_t ngoroutines;    /* plus every P's ngdelta: goroutines alive (goc__gcount) */
+    _Atomic int64_t coarse_now;     /* goc_now() as of sysmon's last tick (<= 10 ms old) */
+    _Atomic uint64_t nhogretake;    /* Ps sysmon took from running goroutines (tests, dumps) */
     _Atomic uint64_t goidgen;
     int nprocs;
     goc_p *allp[MAX_PROCS];
@@ -268,6 +271,7 @@ void goc__wakep(void);
 void goc__startm(goc_p *p, bool spinning);
 void goc__handoffp(goc_p *p);
 void goc__pidleput(goc_p *p); /* sched.lock held */
+int64_t goc__gcount(void);    /* goroutines alive; racy unless every P is idle (proc.c) */
 goc_p *goc__pidleget(void);   /* sched.lock held */
 void goc__inject_glist(struct goc_g *list);
 void goc__note_sleep(goc_m *m, int64_t ns);
