@@ -583,7 +583,8 @@ static void reset_spinning(goc_m *m) {
  * nearly every empty poll (~250 per 200,000 round trips, each costing two or three thread
  * switches and, with the poller woken by a running M's send, a preempted P). So the
  * second M waits for the poller's batch instead, briefly: it lands on the global queue
- * (inject_glist) before the flag is cleared. */
+ * (inject_glist) before the flag is cleared. It tries to steal first: with more Ps there
+ * may be work elsewhere. */
 static _Atomic uint32_t nbpoll_busy;
 
 /* How long an M waits for another M's non-blocking poll before going on to steal and give
@@ -634,6 +635,7 @@ top:;
     }
     /* Non-blocking network poll, as in Go: only if somebody waits and nobody is polling;
      * one M at a time (see nbpoll_busy). */
+    bool other_polls = false;
     if (atomic_load_explicit(&goc__netpoll_waiters, RLX) > 0 &&
         atomic_load_explicit(&goc__sched.lastpoll, RLX) != 0) {
         uint32_t z = 0;
@@ -647,8 +649,8 @@ top:;
                 return g;
             }
             atomic_store_explicit(&nbpoll_busy, 0, REL);
-        } else if (nbpoll_wait()) {
-            goto top; /* its batch is on the global queue (or nothing came) */
+        } else {
+            other_polls = true;
         }
     }
     /* Steal, unless enough Ms are already spinning. */
@@ -663,6 +665,8 @@ top:;
         if (g) return g;
         if (new_work) goto top;
     }
+    /* Rather than give up the P, wait for the batch of the M that is polling. */
+    if (other_polls && nbpoll_wait()) goto top;
 
     /* Nothing to do: give the P back. */
     goc__lock(&goc__sched.lock);
