@@ -587,8 +587,8 @@ static void reset_spinning(goc_m *m) {
  * may be work elsewhere. */
 static _Atomic uint32_t nbpoll_busy;
 
-/* How long an M waits for another M's non-blocking poll before going on to steal and give
- * up its P. A poll that collects a hundred events took ~21 us on the 2-vCPU test VM
+/* How long an M that found nothing to steal waits for another M's non-blocking poll before
+ * giving up its P. A poll that collects a hundred events took ~21 us on the 2-vCPU test VM
  * (0.2 us an event); longer means the poller lost its CPU, and then waiting is futile. */
 #define NBPOLL_WAIT_NS (50 * GOC_MICROSECOND)
 #define NBPOLL_WAIT_CHECK 64 /* pause rounds between clock reads while waiting */
