@@ -13,6 +13,8 @@
  * it accepts (and arms the keep-alive timer), so setting them once on the listener saves
  * four setsockopt calls per connection (Go makes them on every accepted socket);
  * test_sockets checks the inheritance.
+ * A dial tries its second connect(2) once before waiting (Go always waits): over loopback
+ * the handshake is complete by the time the first one returns.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -370,9 +372,18 @@ static int dial_one(const net_spec *ns, const goc_addr *a, const goc_dialer *d, 
         r = goc__netfd_register(f);
         registered = r == 0;
     }
+    /* Ask once before parking: over loopback (and to any address of this host) the
+     * handshake has already completed inside the first connect(2), when the socket's
+     * backlog was processed on its way out, so the answer is there and the park, the
+     * poll and the wake-up are saved. Elsewhere it costs one EALREADY against a network
+     * round trip. */
+    bool ask = true;
     while (!r && pending) {
-        r = goc__netfd_wait(f, &f->wr, deadline, d->ctx);
-        if (r) break;
+        if (!ask) {
+            r = goc__netfd_wait(f, &f->wr, deadline, d->ctx);
+            if (r) break;
+        }
+        ask = false;
         c = connect_done(fd, a);
         if (c == 0) continue;
         r = c < 0 ? c : 0;

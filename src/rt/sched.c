@@ -6,7 +6,9 @@
  * 61 ticks, the local queue (runnext first), the global queue, a non-blocking netpoll, then
  * stealing half of a random victim's queue (and, on the last round, its runnext and its due
  * timers); with nothing found the M gives its P back and sleeps — one M at a time in
- * epoll_wait with the nearest timer as timeout, the others on their futex note.
+ * epoll_wait with the nearest timer as timeout, the others on their futex note. Unlike Go,
+ * the non-blocking poll is taken by one M at a time: an M that finds another polling waits
+ * a few microseconds for its batch instead of giving up its P (nbpoll_busy).
  *
  * Spinning follows Go's rules: at most half the busy Ps have a spinning M; work that is
  * made runnable wakes an idle P only when nobody spins; the last spinner to find work wakes
@@ -578,6 +580,41 @@ static void reset_spinning(goc_m *m) {
     if (atomic_fetch_sub_explicit(&goc__sched.nmspinning, 1, RLX) == 1) goc__wakep();
 }
 
+/* Set while an M is in findrunnable's non-blocking poll. epoll_wait hands every ready event
+ * to the first caller (the others wait on the epoll instance's mutex and then find its
+ * ready list empty), so a second M polling at the same instant comes back empty-handed,
+ * finds nothing to steal yet (the batch is still on the poller's stack) and gives up its
+ * P: it blocks in epoll_wait or on its futex and is woken again within microseconds, by
+ * the next event or by inject_glist. At GOMAXPROCS=2 on the echo benchmark this was
+ * nearly every empty poll (~250 per 200,000 round trips, each costing two or three thread
+ * switches and, with the poller woken by a running M's send, a preempted P). So the
+ * second M waits for the poller's batch instead, briefly: it lands on the global queue
+ * (inject_glist) before the flag is cleared. It tries to steal first: with more Ps there
+ * may be work elsewhere. */
+static _Atomic uint32_t nbpoll_busy;
+
+/* How long an M that found nothing to steal waits for another M's non-blocking poll before
+ * giving up its P. A poll that collects a hundred events took ~21 us on the 2-vCPU test VM
+ * (0.2 us an event); longer means the poller lost its CPU, and then waiting is futile. */
+#define NBPOLL_WAIT_NS (50 * GOC_MICROSECOND)
+#define NBPOLL_WAIT_CHECK 64 /* pause rounds between clock reads while waiting */
+
+/* True once the other M's non-blocking poll is over, false if it took too long. */
+static bool nbpoll_wait(void) {
+    int64_t until = 0;
+    for (int i = 1;; i++) {
+        if (atomic_load_explicit(&nbpoll_busy, ACQ) == 0) return true;
+        goc__cpu_relax();
+        if (i % NBPOLL_WAIT_CHECK == 0) {
+            int64_t now = goc_now();
+            if (until == 0)
+                until = now + NBPOLL_WAIT_NS;
+            else if (now >= until)
+                return false;
+        }
+    }
+}
+
 /* Returns a runnable G with m holding a P. May sleep. */
 static goc_g *findrunnable(goc_m *m) {
     goc_g *g;
@@ -602,15 +639,24 @@ top:;
         goc__unlock(&goc__sched.lock);
         if (g) return g;
     }
-    /* Non-blocking network poll, as in Go: only if somebody waits and nobody is polling. */
+    /* Non-blocking network poll, as in Go: only if somebody waits and nobody is polling;
+     * one M at a time (see nbpoll_busy). */
+    bool other_polls = false;
     if (atomic_load_explicit(&goc__netpoll_waiters, RLX) > 0 &&
         atomic_load_explicit(&goc__sched.lastpoll, RLX) != 0) {
-        goc_g *list = goc__netpoll(0);
-        if (list) {
-            g = list;
-            goc__inject_glist(list->schedlink);
-            atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
-            return g;
+        uint32_t z = 0;
+        if (atomic_compare_exchange_strong_explicit(&nbpoll_busy, &z, 1, ACQ, RLX)) {
+            goc_g *list = goc__netpoll(0);
+            if (list) {
+                g = list;
+                goc__inject_glist(list->schedlink);
+                atomic_store_explicit(&nbpoll_busy, 0, REL);
+                atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
+                return g;
+            }
+            atomic_store_explicit(&nbpoll_busy, 0, REL);
+        } else {
+            other_polls = true;
         }
     }
     /* Steal, unless enough Ms are already spinning. */
@@ -625,6 +671,8 @@ top:;
         if (g) return g;
         if (new_work) goto top;
     }
+    /* Rather than give up the P, wait for the batch of the M that is polling. */
+    if (other_polls && nbpoll_wait()) goto top;
 
     /* Nothing to do: give the P back. */
     goc__lock(&goc__sched.lock);
