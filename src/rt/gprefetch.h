@@ -3,7 +3,7 @@
  * What: goc__g_prefetch_stack(g) issues prefetches for the lines of g's stack that resuming
  * it touches first: from its saved stack pointer up through the runtime's frames between a
  * blocking call and the switch (goc__ctx_switch's saved registers, goc__switch_to_g0,
- * goc__park, the channel or sync wait), at most STACK_PREFETCH_BYTES. goc__ready calls it.
+ * goc__park, the channel or sync wait), at most STACK_PREFETCH_BYTES_*. goc__ready calls it.
  *
  * Why: a goroutine parked long ago has its stack only in memory, and resuming it walks
  * those lines one dependent miss after another (at a million parked goroutines, as in a
@@ -24,10 +24,16 @@
 
 #include "rt/rt.h"
 
-/* Bytes from the saved stack pointer up: the runtime frames of a parked goroutine, with room
- * to spare (a goroutine blocked in goc_chan_recv straight from its entry function sits
- * 0.55-0.8 KiB below its stack top, measured on x86-64 in a RelWithDebInfo build). */
-#define STACK_PREFETCH_BYTES 1024
+/* Bytes from the saved stack pointer up. With one P the goroutine will run on this CPU:
+ * cover the runtime frames of a parked goroutine with room to spare (one blocked in
+ * goc_chan_recv straight from its entry function sits 0.4-0.8 KiB below its stack top).
+ * With more Ps it is often stolen and runs on another CPU, where lines we pulled in only
+ * have to travel again, and sixteen outstanding prefetches per wake-up fill the miss
+ * buffers so that the waker itself stalls: only the saved registers and the frame above
+ * them. Measured on ctxtree's cancel (1M goroutines woken): P=1 1024 B ~320 ns/node, 256 B
+ * ~380; P=2 1024 B ~340, 256 B ~260, none ~350. */
+#define STACK_PREFETCH_BYTES_ONE_P 1024
+#define STACK_PREFETCH_BYTES_MANY_P 256
 #define STACK_PREFETCH_LINE 64 /* x86-64 cache line */
 
 static inline void goc__g_prefetch_stack(const struct goc_g *g) {
@@ -37,7 +43,10 @@ static inline void goc__g_prefetch_stack(const struct goc_g *g) {
      * a prefetch is simply dropped. */
     const char *sp = g->ctx.sp;
     if (__builtin_expect(!sp, 0)) return; /* never ran: no stack yet */
-    for (int i = 0; i < STACK_PREFETCH_BYTES / STACK_PREFETCH_LINE; i++)
+    int lines =
+        (goc__sched.nprocs == 1 ? STACK_PREFETCH_BYTES_ONE_P : STACK_PREFETCH_BYTES_MANY_P) /
+        STACK_PREFETCH_LINE;
+    for (int i = 0; i < lines; i++)
         goc__prefetch(sp + i * STACK_PREFETCH_LINE); /* arch.h: survives inlining */
 }
 
