@@ -3,7 +3,7 @@
  * What: goc__g_prefetch_stack(g) issues prefetches for the lines of g's stack that resuming
  * it touches first: from its saved stack pointer up through the runtime's frames between a
  * blocking call and the switch (goc__ctx_switch's saved registers, goc__switch_to_g0,
- * goc__park, the channel or sync wait), at most STACK_PREFETCH_BYTES_*. goc__ready calls it.
+ * goc__park, the channel or sync wait), at most STACK_PREFETCH_BYTES_*. goc__ready_cold calls it.
  *
  * Why: a goroutine parked long ago has its stack only in memory, and resuming it walks
  * those lines one dependent miss after another (at a million parked goroutines, as in a
