@@ -84,6 +84,7 @@ netfd *goc__netfd_alloc(int fd, int family, int kind) {
     f->kind = kind;
     f->tcp = false;
     f->rd_final = false;
+    f->registered = false;
     atomic_store_explicit(&f->exposed, false, RLX);
     f->unlink_path = NULL;
     atomic_store_explicit(&f->refs, 1, RLX);
@@ -97,6 +98,7 @@ int goc__netfd_register(netfd *f) {
         errno = -r;
         return GOC_ESYS;
     }
+    f->registered = true; /* not shared yet: no lock needed */
     return 0;
 }
 
@@ -197,6 +199,15 @@ static int wait_locked(netfd *f, net_dir *d, int64_t deadline, struct goc_contex
         int64_t dl;
         r = deadline_check(d, deadline, &dl);
         if (r) break;
+        if (__builtin_expect(!f->registered, 0)) { /* lazily (goc__netfd_register) */
+            int e = goc__netpoll_open(f->fd, &f->poll);
+            if (e < 0) {
+                errno = -e;
+                r = GOC_ESYS;
+                break;
+            }
+            f->registered = true; /* an edge the socket already has comes as an event */
+        }
         uint32_t seq = d->dseq;
         net_waiter w = {.g = g, .token = goc__wait_prepare(g)};
         d->io = &w;
@@ -436,7 +447,7 @@ static int netfd_shut(netfd *f) {
         goc__unlock(&f->lock);
     }
     int e = errno;
-    if (atomic_load_explicit(&f->exposed, RLX)) goc__netpoll_close(f->fd);
+    if (atomic_load_explicit(&f->exposed, RLX) && f->registered) goc__netpoll_close(f->fd);
     close(f->fd);
     if (f->unlink_path) {
         unlink(f->unlink_path);

@@ -20,6 +20,9 @@
  *   urgent data's mark. Each of those comes with its own edge (EPOLLRDHUP, EPOLLHUP,
  *   EPOLLERR, EPOLLPRI); the first such edge turns the inference off for the socket for
  *   good (`rd_final`), and one that comes after the read's snapshot moves eseq anyway.
+ * - Accepted connections register with the poller lazily, on their first wait (see
+ *   goc__netfd_register); the edge bookkeeping above only ever waits through wait_locked,
+ *   which registers first, so "no edge since" is never read from an unregistered socket.
  * - Closing skips EPOLL_CTL_DEL unless the descriptor was handed out (goc_conn_fd): with
  *   no other reference to the open file, close(2) removes it from the epoll set, and a
  *   stale event for a recycled record is harmless (see the next point).
@@ -91,6 +94,7 @@ typedef struct netfd {
     bool tcp;             /* IPPROTO_TCP socket: keep-alive and nodelay apply */
     bool rd_final;        /* guarded by lock: FIN, error or urgent data seen: a short read
                              no longer proves the socket drained */
+    bool registered;      /* guarded by lock: known to the poller (see goc__netfd_register) */
     _Atomic bool exposed; /* the descriptor was handed out: deregister it before close */
     char *unlink_path;    /* Unix listener: socket file removed at close (malloc'd) */
     /* references (goc_conn_retain/release) */
@@ -100,7 +104,11 @@ typedef struct netfd {
 
 /* Records (fd.c). alloc returns a record with refs 1 for fd (not yet registered). */
 netfd *goc__netfd_alloc(int fd, int family, int kind);
-/* Register with the poller; on failure the caller still owns fd and the record. */
+/* Register with the poller now; on failure the caller still owns fd and the record.
+ * Records not registered up front (accepted connections) register on their first wait for
+ * readiness: a connection that never has to wait never costs an epoll_ctl, and since
+ * EPOLL_CTL_ADD reports the readiness the descriptor already has, registering after an
+ * EAGAIN loses no edge. */
 int goc__netfd_register(netfd *f);
 /* Give back a record that was never shared (error paths); closes fd if close_fd. */
 void goc__netfd_discard(netfd *f, bool close_fd);

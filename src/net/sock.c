@@ -219,11 +219,7 @@ static int accept_ex(goc_listener *l, goc_conn **out, int64_t deadline, struct g
         return GOC_ENOMEM;
     }
     c->tcp = f->tcp; /* TCP options came with the socket (inherited from the listener) */
-    r = goc__netfd_register(c);
-    if (r) {
-        goc__netfd_discard(c, true);
-        return r;
-    }
+    /* Registered with the poller on its first wait (goc__netfd_register). */
     *out = (goc_conn *)c;
     return 0;
 }
