@@ -305,7 +305,7 @@ uint64_t goc_go_at(goc_fn fn, void *arg, size_t stack_size, const char *file, in
 void goc_yield(void) {
     goc_m *m = goc__tls_m; /* read once, before any switch: safe to inline */
     goc_g *g = m ? m->curg : NULL;
-    if (!g || goc__yield_alone(g)) return;
+    if (!g || (goc__sched.nprocs > 1 && goc__yield_alone(g))) return;
     goc__switch_to_g0(g, ACT_YIELD);
 }
 

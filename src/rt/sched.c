@@ -463,7 +463,13 @@ static void switch_via_g0(goc_g *g, int action) {
 
 /* On g's stack: leave for the scheduler with an action; returns when g runs again. */
 void goc__switch_to_g0(goc_g *g, int action) {
-    if ((action == ACT_PARK || action == ACT_YIELD) && switch_direct(g, action)) return;
+    /* A yield hands over directly only with one P (see switch_direct); with one P and
+     * nothing queued it may have nothing else to run at all (goc__yield_alone; goc_yield
+     * asks that first when there are more Ps). */
+    if (action == ACT_PARK || (action == ACT_YIELD && goc__sched.nprocs == 1)) {
+        if (switch_direct(g, action)) return;
+        if (action == ACT_YIELD && goc__yield_alone(g)) return;
+    }
     switch_via_g0(g, action);
 }
 
