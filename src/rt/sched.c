@@ -818,9 +818,24 @@ static void startlockedm(goc_m *m, goc_g *g) {
 
 static void after_switch_other(goc_m *m, goc_g *g);
 
+/* A yield with one P: g to the tail of the local queue. Nobody steals with one P, so the
+ * owner's plain loads and stores do (goc__runqput handles a full queue). */
+static inline void yield_put_single(goc_p *p, goc_g *g) {
+    atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
+    uint32_t t = atomic_load_explicit(&p->runq_tail, RLX);
+    if (__builtin_expect(t - atomic_load_explicit(&p->runq_head, RLX) < RUNQ_SIZE, 1)) {
+        atomic_store_explicit(&p->runq[t % RUNQ_SIZE], g, RLX);
+        atomic_store_explicit(&p->runq_tail, t + 1, RLX);
+    } else {
+        goc__runqput(p, g, false);
+    }
+}
+
 static inline void after_switch(goc_m *m, goc_g *g) {
     if (__builtin_expect(m->action == ACT_PARK, 1))
         do_park(m, g);
+    else if (m->action == ACT_YIELD && goc__sched.nprocs == 1 && m->p)
+        yield_put_single(m->p, g);
     else
         after_switch_other(m, g);
     m->action = ACT_NONE;
