@@ -217,7 +217,7 @@ typedef struct goc_sched {
     _Atomic int32_t external_waits; /* waits that something outside the G world may end */
     _Atomic int32_t ngoroutines;    /* plus every P's ngdelta: goroutines alive (goc__gcount) */
     _Atomic int64_t coarse_now;     /* goc_now() as of sysmon's last tick (<= 10 ms old) */
-    _Atomic uint64_t nhogretake;    /* Ps sysmon took from running goroutines (tests, dumps) */
+    _Atomic uint64_t nhogretake;    /* Ps sysmon took from running goroutines (tests) */
     _Atomic uint64_t goidgen;
     int nprocs;
     goc_p *allp[MAX_PROCS];
