@@ -228,6 +228,18 @@ typedef struct goc_sched {
 extern goc_sched goc__sched;
 extern __thread goc_m *goc__tls_m;
 
+/* Put g in p's runnext (the caller owns p) and return the goroutine it displaced, NULL if
+ * none; that one belongs at the tail of p's queue. With one P nobody steals, so plain loads
+ * and stores replace the locked exchange. */
+static inline struct goc_g *goc__runnext_swap(goc_p *p, struct goc_g *g) {
+    if (goc__sched.nprocs == 1) {
+        struct goc_g *old = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+        atomic_store_explicit(&p->runnext, g, memory_order_relaxed);
+        return old;
+    }
+    return atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
+}
+
 /* ---- Cross-file internals ---- */
 goc_m *goc__getm(void);          /* noinline TLS read */
 void goc__mstart_loop(goc_m *m); /* the scheduler loop on g0; never returns */

@@ -48,15 +48,8 @@ static bool runqputslow(goc_p *p, goc_g *g, uint32_t h, uint32_t t) {
 
 void goc__runqput(goc_p *p, goc_g *g, bool next) {
     if (next) {
-        goc_g *old;
-        if (goc__sched.nprocs == 1) { /* nobody steals: no locked exchange needed */
-            old = atomic_load_explicit(&p->runnext, RLX);
-            atomic_store_explicit(&p->runnext, g, RLX);
-        } else {
-            old = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
-        }
-        if (!old) return;
-        g = old; /* the one it displaced goes to the tail */
+        g = goc__runnext_swap(p, g); /* the one it displaced goes to the tail */
+        if (!g) return;
     }
     for (;;) {
         uint32_t h = atomic_load_explicit(&p->runq_head, ACQ);

@@ -294,17 +294,6 @@ static void requeue_without_p(goc_m *m, goc_g *g) {
 
 /* ---------------------------------------------------------------- making Gs runnable */
 
-/* runnext gets g; the goroutine it displaces goes to the tail. Caller owns p. */
-static inline void runqput_next(goc_p *p, goc_g *g) {
-    if (goc__sched.nprocs == 1) { /* nobody steals: plain loads and stores */
-        goc_g *old = atomic_load_explicit(&p->runnext, RLX);
-        atomic_store_explicit(&p->runnext, g, RLX);
-        if (old) goc__runqput(p, old, false);
-        return;
-    }
-    goc__runqput(p, g, true);
-}
-
 static void ready_slow(goc_m *m, goc_g *g);
 
 /* The fast path is a goroutine readying another on the P it is running on, which is what
@@ -319,7 +308,8 @@ void goc__ready(goc_g *g) {
         goc_p *p = m->p;
         if (__builtin_expect(p && atomic_load_explicit(&p->status, RLX) == PST(m, P_RUNNING), 1)) {
             atomic_thread_fence(memory_order_acquire);
-            runqput_next(p, g);
+            goc_g *old = goc__runnext_swap(p, g);
+            if (old) goc__runqput(p, old, false);
             goc__rt_leave(m);
             if (atomic_load_explicit(&goc__sched.npidle, RLX) != 0) goc__wakep();
             return;
