@@ -170,9 +170,10 @@ static void dump_g(out_t *o, goc_g *g, int64_t now, bool self) {
     if (st == G_WAITING && g->wait_reason) {
         out_str(o, g->wait_reason);
         out_str(o, ", ");
-        /* wait_since comes from sysmon's coarse clock: good to its tick (<= 10 ms) */
-        int64_t waited = now - g->wait_since;
-        out_duration(o, waited > 0 ? waited : 0);
+        /* wait_since_ms comes from sysmon's coarse clock: good to its tick (<= 10 ms);
+         * unsigned 32-bit subtraction is right across the wrap for waits under 49 days */
+        uint32_t waited_ms = goc__coarse_ms(now) - g->wait_since_ms;
+        out_duration(o, (int64_t)waited_ms * GOC_MILLISECOND);
     } else if (st == G_SYSCALL) {
         out_str(o, "syscall, ");
         out_duration(o, now - g->syscall_since);

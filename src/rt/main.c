@@ -119,7 +119,7 @@ _Noreturn void goc_main(goc_fn fn, void *arg) {
     if (seed && *seed) atomic_store(&rand_seed, strtoull(seed, NULL, 0));
     goc__sched.nprocs = procs_from_env();
     goc__sched.start_time = goc_now();
-    atomic_store(&goc__sched.coarse_now, goc__sched.start_time);
+    atomic_store(&goc__sched.coarse_ms, goc__coarse_ms(goc__sched.start_time));
     goc__stack_init();
     goc__diag_init();
     goc__netpoll_init();

@@ -274,8 +274,7 @@ goc_g *goc__newproc(goc_p *p, goc_fn fn, void *arg, size_t stack_size, const cha
     g->go_func = func;
     g->parent_id = parent ? parent->id : 0;
     g->saved_errno = 0;
-    g->lockedm = NULL;
-    g->lock_count = 0;
+    g->lockedm = NULL; /* lock_count is 0 already (goexit) */
     g->wait_reason = NULL;
     atomic_store_explicit(&g->wait_token, 0, RLX);
     g->ctx.sp = NULL;

@@ -80,8 +80,11 @@ struct goc__ctx_waiter {
  * sieve) or a burst of spawns each record is cold when touched, and every extra line is
  * another cache miss:
  * - line 0: everything a hand-off touches on the goroutine being woken (claim, ready,
- *   switch), and the run/free-list link that the queues walk;
- * - line 1: everything goc_go writes (with line 0, all a spawn touches);
+ *   switch) and on the one parking (token, wait reason and time: a parked goroutine of a
+ *   long chain finds nothing else of its record in cache, so each field elsewhere cost
+ *   a miss per park);
+ * - line 1: everything goc_go writes (with line 0, all a spawn touches), and the link of
+ *   the global queue and the free lists, which gfget reads just before goc_go's writes;
  * - then the rest. Free records have stack_lo == NULL, so a spawn need not write it. */
 #define GOC_G_LINE 64
 struct goc_g {
@@ -93,25 +96,25 @@ struct goc_g {
     _Atomic uint64_t wait_token; /* token of the wait that can still be claimed, 0 if none */
     uint64_t wait_seq;           /* last token handed out */
     int park_result;             /* set by the waker that claimed: 0, GOC_ETIMEDOUT, ... */
-    uint32_t lock_count;         /* goc_lock_os_thread nesting */
+    uint32_t wait_since_ms;      /* sched.coarse_ms when it parked (dumps; wraps in 49 days) */
     struct goc_m *lockedm;       /* goc_lock_os_thread */
-    struct goc_g *schedlink;     /* run queue / free list link */
+    const char *wait_reason;     /* why it parked (dumps) */
     /* ---- line 1: set by goc_go ---- */
     goc_fn fn; /* entry point and its argument */
     void *arg;
-    uint64_t id;         /* goroutine id; 1 is main */
-    uint64_t parent_id;  /* who spawned it (dumps) */
-    const char *go_file; /* where it was spawned (dumps) */
-    const char *go_func;
-    const char *wait_reason; /* shown in dumps */
+    uint64_t id;             /* goroutine id; 1 is main */
+    uint64_t parent_id;      /* who spawned it (dumps) */
+    const char *go_file;     /* where it was spawned (dumps) */
+    const char *go_func;     /* ... */
+    struct goc_g *schedlink; /* global run queue / free list / injection list link */
     int go_line;
     uint32_t stack_want_kib; /* requested stack in KiB, 0 = default; bound at first run */
     /* ---- the rest ---- */
-    int64_t wait_since; /* sched.coarse_now when it parked */
-    char *stack_lo;     /* lowest usable byte (NULL: none); the guard region lies below */
-    size_t stack_size;  /* usable bytes */
-    bool stack_custom;  /* mapped for this G alone (non-default size) */
-    goc__timer timer;   /* the deadline of the current park */
+    uint32_t lock_count; /* goc_lock_os_thread nesting; 0 whenever the record is free */
+    char *stack_lo;      /* lowest usable byte (NULL: none); the guard region lies below */
+    size_t stack_size;   /* usable bytes */
+    bool stack_custom;   /* mapped for this G alone (non-default size) */
+    goc__timer timer;    /* the deadline of the current park */
     struct goc__ctx_waiter ctx_watch; /* the context a parked G watches (context/watch.c) */
     int64_t syscall_since;
     /* sanitizers */
@@ -120,7 +123,7 @@ struct goc_g {
     unsigned valgrind_stack_id;
 } __attribute__((aligned(GOC_G_LINE)));
 _Static_assert(offsetof(struct goc_g, fn) == GOC_G_LINE &&
-                   offsetof(struct goc_g, wait_since) == 2 * GOC_G_LINE,
+                   offsetof(struct goc_g, lock_count) == 2 * GOC_G_LINE,
                "lines 0 and 1 as described");
 _Static_assert(offsetof(struct goc_g, wait_token) == offsetof(struct goc__g_wait, token) &&
                    offsetof(struct goc_g, wait_seq) == offsetof(struct goc__g_wait, seq) &&
@@ -216,7 +219,7 @@ typedef struct goc_sched {
     _Atomic int64_t poll_until;     /* when that M will wake by itself */
     _Atomic int32_t external_waits; /* waits that something outside the G world may end */
     _Atomic int32_t ngoroutines;    /* plus every P's ngdelta: goroutines alive (goc__gcount) */
-    _Atomic int64_t coarse_now;     /* goc_now() as of sysmon's last tick (<= 10 ms old) */
+    _Atomic uint32_t coarse_ms;     /* goc_now() in ms as of sysmon's last tick (wraps) */
     _Atomic uint64_t nhogretake;    /* Ps sysmon took from running goroutines (tests) */
     _Atomic uint64_t goidgen;
     int nprocs;
@@ -226,6 +229,12 @@ typedef struct goc_sched {
 } goc_sched;
 
 extern goc_sched goc__sched;
+
+/* goc_now() time in the coarse clock's unit: milliseconds, truncated to 32 bits. A parked
+ * goroutine records it in line 0 of its record, where 4 bytes fit and 8 would not. */
+static inline uint32_t goc__coarse_ms(int64_t now) {
+    return (uint32_t)(now / GOC_MILLISECOND);
+}
 extern __thread goc_m *goc__tls_m;
 
 /* Put g in p's runnext (the caller owns p) and return the goroutine it displaced, NULL if

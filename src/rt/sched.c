@@ -521,7 +521,7 @@ static void park_arm(goc_m *m, goc_g *g) {
 static inline void do_park(goc_m *m, goc_g *g) {
     /* sysmon's coarse clock: reading a real clock (even rdtsc) costs a fair share of a
      * channel hand-off, and dumps only need milliseconds. */
-    g->wait_since = atomic_load_explicit(&goc__sched.coarse_now, RLX);
+    g->wait_since_ms = atomic_load_explicit(&goc__sched.coarse_ms, RLX);
     atomic_store_explicit(&g->status, G_WAITING, REL);
     if (__builtin_expect(m->park_deadline >= 0 || m->park_ctx, 0)) park_arm(m, g);
     void (*unlock)(void *) = m->park_unlock;

@@ -128,7 +128,7 @@ static void *sysmon_main(void *arg) {
         if (watching && delay_us > SYSMON_WATCH_DELAY_US) delay_us = SYSMON_WATCH_DELAY_US;
         usleep((useconds_t)delay_us);
         int64_t now = goc_now();
-        atomic_store_explicit(&goc__sched.coarse_now, now, RLX);
+        atomic_store_explicit(&goc__sched.coarse_ms, goc__coarse_ms(now), RLX);
         /* Poll the network if nobody has for 10 ms. */
         int64_t lp = atomic_load_explicit(&goc__sched.lastpoll, RLX);
         if (lp != 0 && lp + NETPOLL_FORCE_NS < now &&
