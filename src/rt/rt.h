@@ -235,7 +235,14 @@ extern goc_sched goc__sched;
 static inline uint32_t goc__coarse_ms(int64_t now) {
     return (uint32_t)(now / GOC_MILLISECOND);
 }
-extern __thread goc_m *goc__tls_m;
+/* The M running on this thread. Initial-exec TLS: the library is built position-independent
+ * (one set of objects for libgoc.a and libgoc.so), which would otherwise make every read a
+ * call to __tls_get_addr; the linker relaxes that call away in an executable, but the
+ * compiler has already saved registers around it on the hottest paths (goc__ready). A
+ * libgoc.so loaded by dlopen() after start-up needs one pointer of the static TLS space
+ * that glibc keeps in reserve for exactly this. */
+#define GOC_TLS_IE __attribute__((tls_model("initial-exec")))
+extern __thread goc_m *goc__tls_m GOC_TLS_IE;
 
 /* Put g in p's runnext (the caller owns p) and return the goroutine it displaced, NULL if
  * none; that one belongs at the tail of p's queue. With one P nobody steals, so plain loads

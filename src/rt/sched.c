@@ -36,7 +36,7 @@ void goc__mstart_thread(goc_m *m);
 void goc__g_release(goc_p *p, goc_g *g);
 
 goc_sched goc__sched;
-__thread goc_m *goc__tls_m;
+__thread goc_m *goc__tls_m GOC_TLS_IE;
 
 __attribute__((noinline)) goc_m *goc__getm(void) {
     goc_m *m = goc__tls_m;
@@ -295,6 +295,7 @@ static void requeue_without_p(goc_m *m, goc_g *g) {
 /* ---------------------------------------------------------------- making Gs runnable */
 
 static void ready_slow(goc_m *m, goc_g *g);
+static void ready_displaced(goc_m *m, goc_p *p, goc_g *old);
 
 /* The fast path is a goroutine readying another on the P it is running on, which is what
  * every channel hand-off does: pin, put into runnext, unpin, and wake an idle P only if
@@ -309,7 +310,9 @@ void goc__ready(goc_g *g) {
         if (__builtin_expect(p && atomic_load_explicit(&p->status, RLX) == PST(m, P_RUNNING), 1)) {
             atomic_thread_fence(memory_order_acquire);
             goc_g *old = goc__runnext_swap(p, g);
-            if (old) goc__runqput(p, old, false);
+            /* Every call below is a tail call, so the common case (runnext was empty, no
+             * idle P) saves no registers at all. */
+            if (__builtin_expect(old != NULL, 0)) return ready_displaced(m, p, old);
             goc__rt_leave(m);
             if (atomic_load_explicit(&goc__sched.npidle, RLX) != 0) goc__wakep();
             return;
@@ -317,6 +320,13 @@ void goc__ready(goc_g *g) {
         goc__rt_leave(m);
     }
     ready_slow(m, g);
+}
+
+/* goc__ready's fast path displaced old from runnext: it goes to the tail of p's queue. */
+static void ready_displaced(goc_m *m, goc_p *p, goc_g *old) {
+    goc__runqput(p, old, false);
+    goc__rt_leave(m);
+    if (atomic_load_explicit(&goc__sched.npidle, RLX) != 0) goc__wakep();
 }
 
 void goc__ready_cold(goc_g *g) {
@@ -821,7 +831,7 @@ static inline void yield_put_single(goc_p *p, goc_g *g) {
     }
 }
 
-static inline void after_switch(goc_m *m, goc_g *g) {
+static inline __attribute__((always_inline)) void after_switch(goc_m *m, goc_g *g) {
     if (__builtin_expect(m->action == ACT_PARK, 1))
         do_park(m, g);
     else if (m->action == ACT_YIELD && goc__sched.nprocs == 1 && m->p)
