@@ -48,6 +48,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+GOC_API_BEGIN
 
 typedef struct goc_chan goc_chan;
 struct goc_context;
@@ -114,6 +115,7 @@ int goc_select_try(goc_select_case *cases, size_t n);
 /* Until a case runs or ctx ends (GOC_ECANCELED or GOC_ETIMEDOUT). */
 int goc_select_ctx(goc_select_case *cases, size_t n, struct goc_context *ctx);
 
+GOC_API_END
 #ifdef __cplusplus
 }
 #endif

@@ -81,6 +81,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+GOC_API_BEGIN
 
 typedef struct goc_context goc_context;
 struct goc_chan;
@@ -200,6 +201,7 @@ int goc_sleep_until_ctx(int64_t deadline, goc_context *ctx);
 int goc_blocking_ctx(void *(*fn)(void *arg), void *arg, goc_context *ctx, void **result,
                      void (*abandon)(void *arg, void *result));
 
+GOC_API_END
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,18 @@
 extern "C" {
 #endif
 
+/* Building the library (GOC_BUILDING), everything is compiled with -fvisibility=hidden and
+ * only what the public headers declare between these two marks is exported; internal
+ * goc__ symbols are then bound locally (no GOT or PLT indirection). Empty for users. */
+#if defined(GOC_BUILDING) && defined(__GNUC__)
+#define GOC_API_BEGIN _Pragma("GCC visibility push(default)")
+#define GOC_API_END _Pragma("GCC visibility pop")
+#else
+#define GOC_API_BEGIN
+#define GOC_API_END
+#endif
+GOC_API_BEGIN
+
 enum {
     GOC_OK = 0,
     GOC_ESYS = -1,      /* a system call failed; see errno */
@@ -28,6 +40,7 @@ enum {
 /* A static, human-readable message for a GOC_E code (Go's wording where Go has one). */
 const char *goc_strerror(int code);
 
+GOC_API_END
 #ifdef __cplusplus
 }
 #endif

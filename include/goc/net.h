@@ -71,6 +71,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+GOC_API_BEGIN
 
 struct goc_context;
 
@@ -239,6 +240,7 @@ int goc_conn_set_keepalive(goc_conn *c, int64_t period);
  * unsent data and resets the connection (RST) on close, sec > 0 lingers up to sec seconds. */
 int goc_conn_set_linger(goc_conn *c, int sec);
 
+GOC_API_END
 #ifdef __cplusplus
 }
 #endif

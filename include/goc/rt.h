@@ -35,6 +35,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+GOC_API_BEGIN
 
 /* The calling thread's errno, looked up afresh at every call (see the header comment). */
 int *goc_errno_location(void);
@@ -123,6 +124,7 @@ _Noreturn void goc_panic(const char *fmt, ...) __attribute__((format(printf, 1, 
  * can be reproduced. Also settable with the environment variable GOC_SEED. */
 void goc_seed(uint64_t seed);
 
+GOC_API_END
 #ifdef __cplusplus
 }
 #endif

@@ -32,6 +32,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+GOC_API_BEGIN
 
 struct goc_context;
 struct goc__waiter;
@@ -165,6 +166,7 @@ int goc_cond_wait_ctx(goc_cond *c, goc_mutex *m, struct goc_context *ctx);
 void goc_cond_signal(goc_cond *c);
 void goc_cond_broadcast(goc_cond *c);
 
+GOC_API_END
 #ifdef __cplusplus
 }
 #endif
