@@ -100,8 +100,10 @@ static inline __attribute__((always_inline)) int chan_wait(goc_chan *c, goc__wai
     return pr;
 }
 
-static int chan_send(goc_chan *c, const void *elem, bool block, int64_t deadline,
-                     struct goc_context *ctx) {
+/* Inlined into each public wrapper, whose constant arguments (block, deadline, ctx) then
+ * fold away. */
+static inline __attribute__((always_inline)) int
+chan_send(goc_chan *c, const void *elem, bool block, int64_t deadline, struct goc_context *ctx) {
     if (goc__unlikely(!c)) {
         if (!block) return GOC_EAGAIN;
         return goc__park_forever("chan send (nil chan)", deadline, ctx);
@@ -128,8 +130,9 @@ static int chan_send(goc_chan *c, const void *elem, bool block, int64_t deadline
     return r;
 }
 
-static int chan_recv(goc_chan *c, void *elem, bool *ok, bool block, int64_t deadline,
-                     struct goc_context *ctx) {
+static inline __attribute__((always_inline)) int chan_recv(goc_chan *c, void *elem, bool *ok,
+                                                           bool block, int64_t deadline,
+                                                           struct goc_context *ctx) {
     bool dummy;
     if (!ok) ok = &dummy;
     *ok = false;

@@ -95,7 +95,8 @@ static inline bool goc__chan_empty(const goc_chan *c) {
 
 /* Under c->lock: send *elem without waiting. CHAN_DONE (*wake: a goroutine to ready after
  * unlocking, or NULL), CHAN_CLOSED or CHAN_BLOCK. */
-static inline int goc__chan_send_locked(goc_chan *c, const void *elem, goc_g **wake) {
+static inline __attribute__((always_inline)) int
+goc__chan_send_locked(goc_chan *c, const void *elem, goc_g **wake) {
     if (goc__unlikely(atomic_load_explicit(&c->closed, memory_order_relaxed))) return CHAN_CLOSED;
     goc__waiter *w = goc__waitq_claim(&c->recvq);
     if (w) { /* a parked receiver: straight into its memory (sudog style), one wake-up */
@@ -118,7 +119,8 @@ static inline int goc__chan_send_locked(goc_chan *c, const void *elem, goc_g **w
 /* Under c->lock: receive into elem (may be NULL) without waiting. CHAN_DONE with a value (and
  * maybe *wake, a sender to ready after unlocking), CHAN_CLOSED (closed and drained: elem
  * zeroed) or CHAN_BLOCK. */
-static inline int goc__chan_recv_locked(goc_chan *c, void *elem, goc_g **wake) {
+static inline __attribute__((always_inline)) int goc__chan_recv_locked(goc_chan *c, void *elem,
+                                                                       goc_g **wake) {
     goc__waiter *w = goc__waitq_claim(&c->sendq);
     if (w) {
         if (c->cap == 0) { /* unbuffered: straight from the sender's memory */

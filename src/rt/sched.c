@@ -294,8 +294,8 @@ static void requeue_without_p(goc_m *m, goc_g *g) {
 
 /* ---------------------------------------------------------------- making Gs runnable */
 
-static void ready_slow(goc_m *m, goc_g *g);
-static void ready_displaced(goc_m *m, goc_p *p, goc_g *old);
+static __attribute__((noinline)) void ready_slow(goc_m *m, goc_g *g);
+static __attribute__((noinline)) void ready_displaced(goc_m *m, goc_p *p, goc_g *old);
 
 /* The fast path is a goroutine readying another on the P it is running on, which is what
  * every channel hand-off does: pin, put into runnext, unpin, and wake an idle P only if
@@ -364,7 +364,7 @@ static inline void after_switch(goc_m *m, goc_g *g);
 /* Every place a goroutine resumes calls this first: a goroutine that handed its thread over
  * directly (switch_direct) left its park or yield for the next one to finish, off the
  * stack that was being left. Then the goroutine gives up the runtime pin it inherited. */
-static inline void resume_pending(goc_m *m) {
+static inline __attribute__((always_inline)) void resume_pending(goc_m *m) {
     goc_g *prev = m->prev_g;
     if (prev) {
         m->prev_g = NULL;
