@@ -32,8 +32,13 @@
 #define RUNQ_SIZE 256       /* per-P run queue slots: Go's runtime2.go p.runq */
 #define GLOBAL_RUNQ_TICK 61 /* check the global queue every 61 schedules: Go's schedule() */
 #define RUNNEXT_STREAK_MAX                                                                         \
-    64                     /* runnext chains before the queue head gets a turn (Go relies          \
-                              on its 10 ms time slice; we cap the chain instead) */
+    64 /* runnext chains before the queue head gets a turn (Go relies                              \
+          on its 10 ms time slice; we cap the chain instead) */
+/* Direct goroutine-to-goroutine switches (sched.c switch_direct) in a row before one trip
+ * through g0's scheduler, which is where timers are run and the global queue is looked at:
+ * the same bound as Go's global-queue check. Without it, goroutines that only yield at P=1
+ * (each switching straight to the next) kept every timer from ever firing. */
+#define DIRECT_RUN_MAX GLOBAL_RUNQ_TICK
 #define STEAL_TRIES 4      /* rounds over all Ps when stealing: Go's stealWork */
 #define GFREE_LOCAL_MAX 64 /* per-P dead-G cache; spill half to the global list: Go's gfput */
 #define GFREE_BATCH 32
@@ -147,6 +152,7 @@ typedef struct goc_p {
     _Atomic(struct goc_g *) runq[RUNQ_SIZE];
     _Atomic(struct goc_g *) runnext;
     uint32_t runnext_streak;    /* consecutive runnext picks */
+    uint32_t direct_run;        /* direct switches since the scheduler last ran on g0 */
     _Atomic uint32_t schedtick; /* schedules on this P (sysmon watches it) */
     _Atomic uint32_t syscalltick;
     /* dead G records and free default-size stacks (proc.c) */

@@ -388,7 +388,7 @@ static inline __attribute__((always_inline)) bool switch_direct(goc_g *g, int ac
     goc_p *p = m->p;
     goc_g *next = NULL;
     if (p && atomic_load_explicit(&p->status, RLX) == PST(m, P_RUNNING) &&
-        p->runnext_streak < RUNNEXT_STREAK_MAX) {
+        p->runnext_streak < RUNNEXT_STREAK_MAX && p->direct_run < DIRECT_RUN_MAX) {
         if (action == ACT_PARK) {
             next = atomic_load_explicit(&p->runnext, RLX);
             if (next && goc__sched.nprocs == 1) /* nobody steals: a plain store will do */
@@ -412,6 +412,7 @@ static inline __attribute__((always_inline)) bool switch_direct(goc_g *g, int ac
     }
     if (__builtin_expect(!next->ctx.sp, 0)) goc__g_bind_stack(p, next);
     atomic_store_explicit(&p->schedtick, atomic_load_explicit(&p->schedtick, RLX) + 1, RLX);
+    p->direct_run++;
     m->action = action;
     m->prev_g = g;
     m->curg = next;
@@ -630,7 +631,10 @@ top:;
     bool ran;
     int64_t poll_until = check_timers(p, &now, &ran);
 
-    if (atomic_load_explicit(&p->schedtick, RLX) % GLOBAL_RUNQ_TICK == 0 &&
+    /* Every 61st schedule, counting direct switches; those can skip the multiple, so a
+     * trip forced by DIRECT_RUN_MAX looks too. */
+    if ((atomic_load_explicit(&p->schedtick, RLX) % GLOBAL_RUNQ_TICK == 0 ||
+         p->direct_run >= DIRECT_RUN_MAX) &&
         atomic_load_explicit(&goc__sched.runqsize, RLX) > 0) {
         goc__lock(&goc__sched.lock);
         g = goc__globrunqget(p, 1);
@@ -767,6 +771,7 @@ static goc_g *execute(goc_m *m, goc_g *g) {
     /* Every schedule counts (also a runnext hand-off that inherits the slice): sysmon's
      * hog detection and the 61-tick global queue check both watch this counter. */
     atomic_store_explicit(&p->schedtick, atomic_load_explicit(&p->schedtick, RLX) + 1, RLX);
+    p->direct_run = 0;
     if (__builtin_expect(!g->ctx.sp, 0)) goc__g_bind_stack(p, g); /* first run */
     m->curg = g;
     g->m = m;

@@ -205,10 +205,49 @@ static void test_yield_loop(void) {
         goc_yield();
 }
 
+/* ---- goroutines yielding to each other (at P=1 each switches straight to the next, never
+ * through the scheduler loop) still let a timer fire: the sleeper must wake, and not
+ * seconds late (it used to never wake at P=1) ---- */
+#define YP_YIELDERS 3
+#define YP_SLEEP (2 * GOC_MILLISECOND)
+#define YP_LATE_MAX (500 * GOC_MILLISECOND) /* starvation, not scheduling noise */
+static _Atomic int yp_stop;
+static _Atomic int64_t yp_late = -1;
+static void yp_yielder(void *arg) {
+    goc_waitgroup *wg = arg;
+    while (!atomic_load(&yp_stop))
+        goc_yield();
+    goc_waitgroup_done(wg);
+}
+static void yp_sleeper(void *arg) {
+    goc_waitgroup *wg = arg;
+    int64_t t0 = goc_now();
+    goc_sleep(YP_SLEEP);
+    atomic_store(&yp_late, goc_now() - t0 - YP_SLEEP);
+    atomic_store(&yp_stop, 1);
+    goc_waitgroup_done(wg);
+}
+static void test_yield_pair_timers(void) {
+    goc_waitgroup wg = GOC_WAITGROUP_INIT;
+    goc_waitgroup_add(&wg, YP_YIELDERS + 1);
+    for (int i = 0; i < YP_YIELDERS; i++)
+        goc_go(yp_yielder, &wg);
+    goc_go(yp_sleeper, &wg);
+    int64_t give_up = goc_now() + 5 * GOC_SECOND;
+    while (!atomic_load(&yp_stop) && goc_now() < give_up)
+        goc_sleep(GOC_MILLISECOND); /* main parks: only the yielders and the timer remain */
+    atomic_store(&yp_stop, 1);
+    goc_waitgroup_wait(&wg);
+    int64_t late = atomic_load(&yp_late);
+    CHECK(late >= 0);          /* it woke, and not early */
+    CHECK(late < YP_LATE_MAX); /* ... nor starved */
+}
+
 static void test_main(void *arg) {
     (void)arg;
     test_ids();
     test_yield_loop();
+    test_yield_pair_timers();
     test_fairness();
     test_stealing();
     test_reuse();
