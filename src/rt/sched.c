@@ -388,15 +388,21 @@ static inline __attribute__((always_inline)) bool switch_direct(goc_g *g, int ac
     goc_p *p = m->p;
     goc_g *next = NULL;
     if (p && atomic_load_explicit(&p->status, RLX) == PST(m, P_RUNNING) &&
-        p->runnext_streak < RUNNEXT_STREAK_MAX && p->direct_run < DIRECT_RUN_MAX) {
+        p->direct_run < DIRECT_RUN_MAX) {
         if (action == ACT_PARK) {
-            next = atomic_load_explicit(&p->runnext, RLX);
-            if (next && goc__sched.nprocs == 1) /* nobody steals: a plain store will do */
-                atomic_store_explicit(&p->runnext, NULL, RLX);
-            else if (next &&
-                     !atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL, ACQ, RLX))
-                next = NULL;
-            if (next) p->runnext_streak++;
+            if (p->runnext_streak < RUNNEXT_STREAK_MAX) {
+                next = atomic_load_explicit(&p->runnext, RLX);
+                if (next && goc__sched.nprocs == 1) /* nobody steals: a plain store will do */
+                    atomic_store_explicit(&p->runnext, NULL, RLX);
+                else if (next && !atomic_compare_exchange_strong_explicit(&p->runnext, &next, NULL,
+                                                                          ACQ, RLX))
+                    next = NULL;
+                if (next) p->runnext_streak++;
+            }
+            /* Nothing handed over: the queue's head, as g0's scheduler would pick it (a
+             * chain of goroutines that park without waking anyone, such as the prime
+             * sieve's filters dropping a number, then skips the trip through g0). */
+            if (!next) next = goc__runqget(p);
         } else if (action == ACT_YIELD && goc__sched.nprocs == 1) {
             next = goc__runqget(p);
         }
