@@ -57,6 +57,17 @@ static inline void goc__prefetch(const void *p) {
 #endif
 }
 
+/* The same for a line about to be written: fetch it exclusive, so the store that follows
+ * needs no second trip to the CPU that wrote it last (PREFETCHW; x86-64 CPUs without it
+ * execute it as a no-op). */
+static inline void goc__prefetchw(const void *p) {
+#if defined(__x86_64__)
+    __asm__ __volatile__("prefetchw (%0)" ::"r"(p));
+#else
+    __builtin_prefetch(p, 1, 3);
+#endif
+}
+
 static inline void goc__cpu_relax(void) {
 #if defined(__x86_64__)
     __asm__ __volatile__("pause" ::: "memory");

@@ -26,6 +26,7 @@
 
 #include "arch/arch.h"
 #include "goc/rt.h"
+#include "rt/gring.h"
 #include "rt/park.h"
 
 /* ---- Numbers that matter (with where they come from) ---- */
@@ -42,9 +43,10 @@
 #define STEAL_TRIES 4      /* rounds over all Ps when stealing: Go's stealWork */
 #define GFREE_LOCAL_MAX 64 /* per-P dead-G cache; spill half to the global list: Go's gfput */
 #define GFREE_BATCH 32
-#define MAX_THREADS 10000                        /* Go's default SetMaxThreads */
-#define SYSMON_MIN_DELAY_US 20                   /* sysmon's tick: Go's sysmon, 20 us ... */
-#define SYSMON_MAX_DELAY_US 10000                /* ... backing off to 10 ms when idle */
+#define GOID_CACHE_BATCH 16       /* goroutine ids a P takes at a time: Go's _GoidCacheBatch */
+#define MAX_THREADS 10000         /* Go's default SetMaxThreads */
+#define SYSMON_MIN_DELAY_US 20    /* sysmon's tick: Go's sysmon, 20 us ... */
+#define SYSMON_MAX_DELAY_US 10000 /* ... backing off to 10 ms when idle */
 #define FORCE_PREEMPT_NS (10 * GOC_MILLISECOND)  /* Go's forcePreemptNS: a time slice */
 #define SYSCALL_RETAKE_NS (20 * GOC_MICROSECOND) /* retake a P in a syscall after one tick */
 #define NETPOLL_FORCE_NS (10 * GOC_MILLISECOND)  /* sysmon polls if nobody has for 10 ms */
@@ -111,7 +113,7 @@ struct goc_g {
     uint64_t parent_id;      /* who spawned it (dumps) */
     const char *go_file;     /* where it was spawned (dumps) */
     const char *go_func;     /* ... */
-    struct goc_g *schedlink; /* global run queue / free list / injection list link */
+    struct goc_g *schedlink; /* link of the lists netpoll hands to inject_glist */
     int go_line;
     uint32_t stack_want_kib; /* requested stack in KiB, 0 = default; bound at first run */
     /* ---- the rest ---- */
@@ -156,10 +158,13 @@ typedef struct goc_p {
     _Atomic uint32_t schedtick; /* schedules on this P (sysmon watches it) */
     _Atomic uint32_t syscalltick;
     /* dead G records and free default-size stacks (proc.c) */
-    struct goc_g *gfree;
+    struct goc_g *gfree[GFREE_LOCAL_MAX];
     int gfree_n;
     struct stk_node *stkfree;
     int stkfree_n;
+    /* goroutine ids [goidcache, goidcache_end) reserved for this P's spawns (Go's goidcache:
+     * a locked add per spawn drains the store buffer, still full of the new record's writes) */
+    uint64_t goidcache, goidcache_end;
     /* goroutines created minus exited on this P (owner-written; goc_num_goroutine sums them
      * with sched.ngoroutines, so that spawning and exiting touch no shared line) */
     _Atomic int64_t ngdelta;
@@ -215,8 +220,8 @@ typedef struct goc_sched {
     int nmidle;
     int nmidlelocked;
     int mcount;
-    goc_p *pidle; /* idle Ps */
-    struct goc_g *runq_head, *runq_tail;
+    goc_p *pidle;    /* idle Ps */
+    goc__gring runq; /* the global run queue (runq.c) */
     /* end locked */
     _Atomic int32_t runqsize;
     _Atomic int32_t npidle;
@@ -300,7 +305,8 @@ struct goc_g *goc__newproc(goc_p *p, goc_fn fn, void *arg, size_t stack_size, co
                            int line, const char *func, struct goc_g *parent);
 void goc__runqput(goc_p *p, struct goc_g *g, bool next);
 bool goc__runq_empty(goc_p *p);
-void goc__globrunqput(struct goc_g *g); /* sched.lock held */
+void goc__globrunqput(struct goc_g *g);        /* sched.lock held */
+void goc__globrunqputlist(struct goc_g *list); /* sched.lock held; linked by schedlink */
 void goc__wakep(void);
 void goc__startm(goc_p *p, bool spinning);
 void goc__handoffp(goc_p *p);

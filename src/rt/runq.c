@@ -10,6 +10,7 @@
  */
 #include <unistd.h>
 
+#include "rt/gprefetch.h"
 #include "rt/rt.h"
 
 /* How long a thief waits before taking a running P's runnext: Go's usleep(3). The kernel's
@@ -25,22 +26,31 @@
 #define REL memory_order_release
 #define RLX memory_order_relaxed
 
+/* Owner: slot h was just taken (t is the tail seen then): fetch the record that will run
+ * GOC_G_PREFETCH_AHEAD goroutines later. */
+static inline void prefetch_queued(goc_p *p, uint32_t h, uint32_t t) {
+    if (t - h > GOC_G_PREFETCH_AHEAD)
+        goc__g_prefetch_runnable(
+            atomic_load_explicit(&p->runq[(h + GOC_G_PREFETCH_AHEAD) % RUNQ_SIZE], RLX));
+}
+
+/* Owner, after a batch landed in slots [h, t): fetch the first GOC_G_PREFETCH_AHEAD. */
+static inline void prefetch_batch(goc_p *p, uint32_t h, uint32_t t) {
+    for (uint32_t i = 0; i < GOC_G_PREFETCH_AHEAD && h + i != t; i++)
+        goc__g_prefetch_runnable(atomic_load_explicit(&p->runq[(h + i) % RUNQ_SIZE], RLX));
+}
+
 static bool runqputslow(goc_p *p, goc_g *g, uint32_t h, uint32_t t) {
-    goc_g *batch[RUNQ_SIZE / 2 + 1];
+    goc_g *batch[RUNQ_SIZE / 2];
     uint32_t n = (t - h) / 2;
     for (uint32_t i = 0; i < n; i++)
         batch[i] = atomic_load_explicit(&p->runq[(h + i) % RUNQ_SIZE], RLX);
     if (!atomic_compare_exchange_strong_explicit(&p->runq_head, &h, h + n, REL, RLX)) return false;
-    batch[n] = g;
-    for (uint32_t i = 0; i < n; i++)
-        batch[i]->schedlink = batch[i + 1];
-    g->schedlink = NULL;
+    /* Pointers only: the records stay where they are until whoever runs them (gring.h). */
     goc__lock(&goc__sched.lock);
-    if (goc__sched.runq_tail)
-        goc__sched.runq_tail->schedlink = batch[0];
-    else
-        goc__sched.runq_head = batch[0];
-    goc__sched.runq_tail = g;
+    for (uint32_t i = 0; i < n; i++)
+        goc__gring_push(&goc__sched.runq, batch[i]);
+    goc__gring_push(&goc__sched.runq, g);
     atomic_fetch_add_explicit(&goc__sched.runqsize, (int32_t)n + 1, RLX);
     goc__unlock(&goc__sched.lock);
     return true;
@@ -99,7 +109,12 @@ goc_g *goc__runqget(goc_p *p) {
         uint32_t t = atomic_load_explicit(&p->runq_tail, RLX);
         if (t == h) break;
         goc_g *g = atomic_load_explicit(&p->runq[h % RUNQ_SIZE], RLX);
-        if (atomic_compare_exchange_weak_explicit(&p->runq_head, &h, h + 1, REL, RLX)) return g;
+        if (atomic_compare_exchange_weak_explicit(&p->runq_head, &h, h + 1, REL, RLX)) {
+            /* The next one was probably queued by another CPU (stolen, or from the global
+             * queue): start fetching it while g runs. */
+            prefetch_queued(p, h, t);
+            return g;
+        }
     }
     /* the queue is empty: a capped runnext still runs */
     next = atomic_exchange_explicit(&p->runnext, NULL, ACQ);
@@ -151,24 +166,30 @@ goc_g *goc__runqsteal(goc_p *p, goc_p *victim, bool take_next) {
     if (n == 0) return NULL;
     n--;
     goc_g *g = atomic_load_explicit(&p->runq[(t + n) % RUNQ_SIZE], RLX);
+    goc__g_prefetch_runnable(g); /* queued on the victim's CPU */
     if (n == 0) return g;
     atomic_store_explicit(&p->runq_tail, t + n, REL);
+    prefetch_batch(p, t, t + n);
     return g;
 }
 
 /* sched.lock held */
 void goc__globrunqput(goc_g *g) {
-    g->schedlink = NULL;
-    if (goc__sched.runq_tail)
-        goc__sched.runq_tail->schedlink = g;
-    else
-        goc__sched.runq_head = g;
-    goc__sched.runq_tail = g;
+    goc__gring_push(&goc__sched.runq, g);
     atomic_fetch_add_explicit(&goc__sched.runqsize, 1, RLX);
 }
 
+/* sched.lock held */
+void goc__globrunqputlist(goc_g *list) {
+    int32_t n = 0;
+    for (goc_g *g = list; g; g = g->schedlink, n++)
+        goc__gring_push(&goc__sched.runq, g);
+    atomic_fetch_add_explicit(&goc__sched.runqsize, n, RLX);
+}
+
 /* sched.lock held. Take a fair share of the global queue: one to run, some to the local
- * queue (Go's globrunqget). max 0 = no limit beyond half the local ring. */
+ * queue (Go's globrunqget). max 0 = no limit beyond half the local ring. Only pointers are
+ * moved (gring.h); the one returned is fetched ahead of its run. */
 goc_g *goc__globrunqget(goc_p *p, int max) {
     int32_t size = atomic_load_explicit(&goc__sched.runqsize, RLX);
     if (size == 0) return NULL;
@@ -177,14 +198,12 @@ goc_g *goc__globrunqget(goc_p *p, int max) {
     if (max > 0 && n > max) n = max;
     if (n > RUNQ_SIZE / 2) n = RUNQ_SIZE / 2;
     atomic_fetch_sub_explicit(&goc__sched.runqsize, n, RLX);
-    goc_g *g = goc__sched.runq_head;
-    goc__sched.runq_head = g->schedlink;
-    if (!goc__sched.runq_head) goc__sched.runq_tail = NULL;
-    while (--n > 0) {
-        goc_g *g2 = goc__sched.runq_head;
-        goc__sched.runq_head = g2->schedlink;
-        if (!goc__sched.runq_head) goc__sched.runq_tail = NULL;
-        goc__runqput(p, g2, false);
+    goc_g *g = goc__gring_pop_front(&goc__sched.runq);
+    goc__g_prefetch_runnable(g);
+    for (int32_t i = 1; i < n; i++) {
+        goc_g *q = goc__gring_pop_front(&goc__sched.runq);
+        if (i <= GOC_G_PREFETCH_AHEAD) goc__g_prefetch_runnable(q);
+        goc__runqput(p, q, false);
     }
     return g;
 }

@@ -255,19 +255,12 @@ static void stopm(goc_m *m) {
 void goc__inject_glist(goc_g *list) {
     if (!list) return;
     int n = 0;
-    goc_g *tail = list;
     for (goc_g *g = list; g; g = g->schedlink) {
         atomic_store_explicit(&g->status, G_RUNNABLE, RLX);
-        tail = g;
         n++;
     }
     goc__lock(&goc__sched.lock);
-    if (goc__sched.runq_tail)
-        goc__sched.runq_tail->schedlink = list;
-    else
-        goc__sched.runq_head = list;
-    goc__sched.runq_tail = tail;
-    atomic_fetch_add_explicit(&goc__sched.runqsize, n, RLX);
+    goc__globrunqputlist(list);
     goc__unlock(&goc__sched.lock);
     /* Start an M for each idle P directly (Go's injectglist): wakep would defer to a
      * spinning M that may already be past its last look at the global queue. */
