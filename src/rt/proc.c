@@ -255,6 +255,9 @@ void goc__g_bind_stack(goc_p *p, goc_g *g) {
 
 static void goexit(goc_g *g) {
     if (g->id == 1) goc_exit(0); /* main returned: the program ends, as in Go */
+    /* Whoever runs next releases this record and its stack (goc__g_release): start loading
+     * the stack fields, the record's one line untouched since the goroutine first ran. */
+    goc__prefetch(&g->stack_lo);
     if (g->lockedm) {
         g->m->lockedg = NULL;
         g->lockedm = NULL;

@@ -382,7 +382,7 @@ static inline __attribute__((always_inline)) bool switch_direct(goc_g *g, int ac
     goc_g *next = NULL;
     if (p && atomic_load_explicit(&p->status, RLX) == PST(m, P_RUNNING) &&
         p->direct_run < DIRECT_RUN_MAX) {
-        if (action == ACT_PARK) {
+        if (action == ACT_PARK || action == ACT_EXIT) {
             if (p->runnext_streak < RUNNEXT_STREAK_MAX) {
                 next = atomic_load_explicit(&p->runnext, RLX);
                 if (next && goc__sched.nprocs == 1) /* nobody steals: a plain store will do */
@@ -420,7 +420,7 @@ static inline __attribute__((always_inline)) bool switch_direct(goc_g *g, int ac
     int *err = m->errno_loc;
     g->saved_errno = *err;
     *err = next->saved_errno;
-    goc__san_before_switch(m, g, next, false);
+    goc__san_before_switch(m, g, next, action == ACT_EXIT);
     goc__ctx_switch(&g->ctx, &next->ctx);
     goc__san_after_switch(g->m, g);
     resume_pending(g->m);
@@ -466,7 +466,8 @@ void goc__switch_to_g0(goc_g *g, int action) {
     /* A yield hands over directly only with one P (see switch_direct); with one P and
      * nothing queued it may have nothing else to run at all (goc__yield_alone; goc_yield
      * asks that first when there are more Ps). */
-    if (action == ACT_PARK || (action == ACT_YIELD && goc__sched.nprocs == 1)) {
+    if (action == ACT_PARK || action == ACT_EXIT ||
+        (action == ACT_YIELD && goc__sched.nprocs == 1)) {
         if (switch_direct(g, action)) return;
         if (action == ACT_YIELD && goc__yield_alone(g)) return;
     }
