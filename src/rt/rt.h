@@ -160,7 +160,7 @@ typedef struct goc_p {
     /* dead G records and free default-size stacks (proc.c) */
     struct goc_g *gfree[GFREE_LOCAL_MAX];
     int gfree_n;
-    struct stk_node *stkfree;
+    char *stkfree[GFREE_LOCAL_MAX]; /* cached default-size stacks (their lowest byte) */
     int stkfree_n;
     /* goroutine ids [goidcache, goidcache_end) reserved for this P's spawns (Go's goidcache:
      * a locked add per spawn drains the store buffer, still full of the new record's writes) */
