@@ -46,26 +46,25 @@ static inline void goc__ctx_init(goc_ctx *ctx, void *hi, void (*entry)(void *), 
 #endif
 }
 
-/* Load the cache line holding p (no fault, no effect on program state). An asm statement,
- * because gcc 12 deletes a loop of __builtin_prefetch calls once it is inlined (it sees no
- * side effect), which is exactly where we want them. */
-static inline void goc__prefetch(const void *p) {
+/* A prefetch instruction on x86-64 (an asm statement, because gcc 12 deletes a loop of
+ * __builtin_prefetch calls once it is inlined: it sees no side effect, and inlined loops
+ * are exactly where we want them); elsewhere the builtin, rw = 1 for a write. */
 #if defined(__x86_64__)
-    __asm__ __volatile__("prefetcht0 (%0)" ::"r"(p));
+#define GOC_ARCH_PREFETCH(insn, p, rw) __asm__ __volatile__(insn " (%0)" ::"r"(p))
 #else
-    __builtin_prefetch(p, 0, 3);
+#define GOC_ARCH_PREFETCH(insn, p, rw) __builtin_prefetch(p, rw, 3)
 #endif
+
+/* Load the cache line holding p (no fault, no effect on program state). */
+static inline void goc__prefetch(const void *p) {
+    GOC_ARCH_PREFETCH("prefetcht0", p, 0);
 }
 
 /* The same for a line about to be written: fetch it exclusive, so the store that follows
  * needs no second trip to the CPU that wrote it last (PREFETCHW; x86-64 CPUs without it
  * execute it as a no-op). */
 static inline void goc__prefetchw(const void *p) {
-#if defined(__x86_64__)
-    __asm__ __volatile__("prefetchw (%0)" ::"r"(p));
-#else
-    __builtin_prefetch(p, 1, 3);
-#endif
+    GOC_ARCH_PREFETCH("prefetchw", p, 1);
 }
 
 static inline void goc__cpu_relax(void) {
