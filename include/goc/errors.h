@@ -25,6 +25,13 @@ extern "C" {
 #endif
 GOC_API_BEGIN
 
+/* A function that never returns, in C11 and in C++ (whose headers these also are). */
+#if defined(__cplusplus)
+#define GOC_NORETURN [[noreturn]]
+#else
+#define GOC_NORETURN _Noreturn
+#endif
+
 enum {
     GOC_OK = 0,
     GOC_ESYS = -1,      /* a system call failed; see errno */

@@ -60,10 +60,10 @@ typedef void (*goc_fn)(void *arg);
 /* Start the runtime, run fn(arg) as the main goroutine (id 1) and exit(0) when it returns.
  * GOMAXPROCS comes from the environment variable GOC_MAXPROCS, by default the number of CPUs
  * in the process's affinity mask. Call once, from the program's initial thread. */
-_Noreturn void goc_main(goc_fn fn, void *arg);
+GOC_NORETURN void goc_main(goc_fn fn, void *arg);
 
 /* End the process with the given status (runs atexit handlers and flushes stdio). */
-_Noreturn void goc_exit(int status);
+GOC_NORETURN void goc_exit(int status);
 
 /* Set the default stack size of goroutines created afterwards (rounded up to pages; at
  * least 16 KiB). Returns the previous size. */
@@ -118,7 +118,7 @@ void *goc_blocking(void *(*fn)(void *), void *arg);
 void goc_dump(int fd);
 
 /* Print "panic: <message>" and a goroutine traceback to stderr, then exit with status 2. */
-_Noreturn void goc_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+GOC_NORETURN void goc_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Seed the runtime's pseudo-random source (select's case order, steal order) so that runs
  * can be reproduced. Also settable with the environment variable GOC_SEED. */
