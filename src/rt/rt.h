@@ -91,7 +91,8 @@ struct goc__ctx_waiter {
  *   long chain finds nothing else of its record in cache, so each field elsewhere cost
  *   a miss per park);
  * - line 1: everything goc_go writes (with line 0, all a spawn touches), and the link of
- *   the global queue and the free lists, which gfget reads just before goc_go's writes;
+ *   the lists the netpoller hands over (the global queue and the free lists are pointer
+ *   rings, gring.h, and touch no record);
  * - then the rest. Free records have stack_lo == NULL, so a spawn need not write it. */
 #define GOC_G_LINE 64
 struct goc_g {

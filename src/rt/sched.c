@@ -369,11 +369,12 @@ void goc__resume_pending(goc_m *m) {
     resume_pending(m);
 }
 
-/* Direct hand-off (the fast path of park and yield): when the goroutine that should run
- * next is already known — the one just readied into runnext, as in a channel hand-off — switch
- * to it straight from g's stack instead of through g0 and findrunnable. The scheduler's
- * bookkeeping is the same as execute()'s; the streak cap keeps the trip through g0 (timers,
- * global queue) regular. Returns false, having done nothing, when the slow path must run. */
+/* Direct hand-off (the fast path of park, exit and yield): switch to the goroutine that
+ * should run next — the one just readied into runnext, as in a channel hand-off, else this
+ * P's queue head — straight from g's stack instead of through g0 and findrunnable. The
+ * scheduler's bookkeeping is the same as execute()'s; DIRECT_RUN_MAX keeps the trip through
+ * g0 (timers, global queue) regular, and the runnext streak cap gives the queue head its
+ * turn. Returns false, having done nothing, when the slow path must run. */
 static inline __attribute__((always_inline)) bool switch_direct(goc_g *g, int action) {
     goc_m *m = g->m;
     if (m->lockedg) return false;
