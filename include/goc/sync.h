@@ -77,13 +77,14 @@ void goc_sema_release(goc_sema *s, bool handoff);
  * which bounds tail latency. A Mutex is not tied to a goroutine: one may lock it and another
  * unlock it. */
 typedef struct goc_mutex {
-    uint32_t state; /* private: locked | woken | starving | waiters << 3 */
-    uint32_t lock_; /* private: guards q and the waiter count */
-    goc__waitq q;   /* private: parked lockers */
+    uint32_t locked; /* private: 1 while held, and through a starvation-mode hand-over */
+    uint32_t state;  /* private: woken | starving | waiters << 2 */
+    uint32_t lock_;  /* private: guards q and the waiter count */
+    goc__waitq q;    /* private: parked lockers */
 } goc_mutex;
 #define GOC_MUTEX_INIT                                                                             \
     {                                                                                              \
-        0, 0, {                                                                                    \
+        0, 0, 0, {                                                                                 \
             0, 0                                                                                   \
         }                                                                                          \
     }

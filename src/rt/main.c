@@ -120,6 +120,7 @@ _Noreturn void goc_main(goc_fn fn, void *arg) {
     goc__sched.nprocs = procs_from_env();
     goc__sched.start_time = goc_now();
     atomic_store(&goc__sched.coarse_ms, goc__coarse_ms(goc__sched.start_time));
+    goc__rseq_init(); /* before any goroutine or runtime thread */
     goc__stack_init();
     goc__diag_init();
     goc__netpoll_init();

@@ -93,6 +93,18 @@ int goc__park(const char *reason, void (*unlock)(void *arg), void *arg, int64_t 
 int goc__park_g(goc_g *g, const char *reason, void (*unlock)(void *arg), void *arg,
                 int64_t deadline, struct goc_context *ctx);
 
+/* Restartable sequences (rseq.c): when goc__rseq_ok, this thread's rseq area is at
+ * goc__rseq_off from the thread pointer, and goc__rseq_fence() restarts every sequence in
+ * progress on another CPU and makes every committed one visible (membarrier). Only where
+ * GOC_HAVE_RSEQ: x86-64 (the sequences are assembly), not under ThreadSanitizer. */
+#if defined(__x86_64__) && !defined(GOC_TSAN) && __has_include(<sys/rseq.h>)
+#define GOC_HAVE_RSEQ 1
+#endif
+extern bool goc__rseq_ok;
+extern long goc__rseq_off;
+void goc__rseq_init(void);
+void goc__rseq_fence(void);
+
 /* Print "panic: msg", a traceback of the calling goroutine, exit(2). */
 _Noreturn void goc__panic(const char *msg);
 /* Print "fatal error: msg", a dump of all goroutines, exit(2). */
