@@ -242,7 +242,7 @@ static void mutex_park_cb(void *arg) {
 
 static int mutex_lock_slow(goc_mutex *m, int64_t deadline, struct goc_context *ctx) {
     goc__lock_t *ql = goc__lockword(&m->lock_);
-    int64_t wait_start = 0;
+    int64_t wait_start = 0, now = 0; /* now: the last clock read, taken when we joined or woke */
     bool starving = false, awoke = false;
     int iter = 0;
     for (;;) {
@@ -291,19 +291,19 @@ static int mutex_lock_slow(goc_mutex *m, int64_t deadline, struct goc_context *c
             goc__waitq_push_front(&m->q, &w);
         } else {
             goc__waitq_push_back(&m->q, &w);
-            wait_start = goc_now();
+            wait_start = now = goc_now();
         }
         bool poll = HAVE_RSEQ_RELEASE(); /* each registration needs its own look */
         int pr;
         for (;;) {
-            int64_t until = poll ? goc_now() + MUTEX_POLL_NS : deadline;
+            int64_t until = poll ? now + MUTEX_POLL_NS : deadline; /* no clock read of its own */
             bool polling = poll && (deadline < 0 || until < deadline);
             pr = goc__park("sync.Mutex.Lock", mutex_park_cb, m, polling ? until : deadline, ctx);
             if (goc__likely(pr == 0)) break;
             /* Our poll, unless a context ended the wait (which may also say GOC_ETIMEDOUT). */
             bool polled = polling && pr == GOC_ETIMEDOUT && goc_context_err(ctx) == 0;
             if (polled) {
-                poll = false; /* step 2 (see the top), once per Lock call */
+                poll = false; /* step 2 (see the top), once per registration */
                 goc__rseq_fence();
             }
             goc__lock(ql);
@@ -322,10 +322,12 @@ static int mutex_lock_slow(goc_mutex *m, int64_t deadline, struct goc_context *c
             return pr;
         }
         if (goc__unlikely(pr != 0)) {
+            now = goc_now();
             iter = 0;
             continue;
         }
-        starving = starving || goc_now() - wait_start > STARVATION_THRESHOLD_NS;
+        now = goc_now();
+        starving = starving || now - wait_start > STARVATION_THRESHOLD_NS;
         if (w.success) { /* handed over in starvation mode: `locked` is already ours */
             if (!starving || waiters(mstate(m)) == 0)
                 __atomic_and_fetch(&m->state, ~MUTEX_STARVING, __ATOMIC_RELAXED);
