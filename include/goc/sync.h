@@ -75,7 +75,10 @@ void goc_sema_release(goc_sema *s, bool handoff);
  * spin briefly), which gives throughput. Starvation mode: once a waiter has waited more than
  * 1 ms, Unlock hands ownership directly to the first waiter and newcomers queue behind it,
  * which bounds tail latency. A Mutex is not tied to a goroutine: one may lock it and another
- * unlock it. */
+ * unlock it. Unlock does not touch the Mutex once it has released it, so whoever locks it
+ * next may free it ("lock; last = --refs == 0; unlock; if (last) free"), as with POSIX
+ * mutexes. An uncontended Unlock takes no locked instruction where glibc registers rseq
+ * (src/sync/mutex.c). */
 typedef struct goc_mutex {
     uint32_t locked; /* private: 1 while held, and through a starvation-mode hand-over */
     uint32_t state;  /* private: woken | starving | waiters << 2 */
