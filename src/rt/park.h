@@ -104,6 +104,7 @@ extern bool goc__rseq_ok;
 extern long goc__rseq_off;
 void goc__rseq_init(void);
 void goc__rseq_fence(void);
+int goc__membarrier(int cmd); /* the raw system call: 0, or -1 with errno */
 
 /* Print "panic: msg", a traceback of the calling goroutine, exit(2). */
 _Noreturn void goc__panic(const char *msg);

@@ -16,6 +16,8 @@
  * stays false and callers take their locked path. ThreadSanitizer cannot see the stores an
  * rseq makes in assembly, so TSan builds never use them.
  *
+ * goc__membarrier is the one wrapper for the system call (sysmon uses it too).
+ *
  * Invariants: goc__rseq_ok and goc__rseq_off are set once, in goc_main before any goroutine
  * or runtime thread exists, and never change afterwards.
  */
@@ -32,14 +34,14 @@
 bool goc__rseq_ok;
 long goc__rseq_off;
 
-static int membarrier(int cmd) {
+int goc__membarrier(int cmd) {
     return (int)syscall(SYS_membarrier, cmd, 0, 0);
 }
 
 void goc__rseq_init(void) {
 #if defined(GOC_HAVE_RSEQ)
     if (__rseq_size == 0) return; /* glibc did not register (tunable, or no kernel support) */
-    if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ) != 0) return;
+    if (goc__membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ) != 0) return;
     goc__rseq_off = (long)__rseq_offset;
     goc__rseq_ok = true;
 #endif
@@ -47,5 +49,5 @@ void goc__rseq_init(void) {
 
 void goc__rseq_fence(void) {
     /* Registered by goc__rseq_init; callers only get here when goc__rseq_ok. */
-    (void)membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ);
+    (void)goc__membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ);
 }

@@ -15,7 +15,6 @@
  */
 #include <linux/membarrier.h>
 #include <pthread.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "rt/rt.h"
@@ -24,10 +23,6 @@
 #define ACQ memory_order_acquire
 
 static bool membarrier_ok;
-
-static int membarrier(int cmd) {
-    return (int)syscall(SYS_membarrier, cmd, 0, 0);
-}
 
 static bool p_has_waiting_work(goc_p *p, int64_t now) {
     if (!goc__runq_empty(p) || atomic_load_explicit(&goc__sched.runqsize, RLX) > 0) return true;
@@ -87,7 +82,7 @@ static int retake(int64_t now, bool *watching) {
             if (!m) continue;
             uint32_t pre = (st & ~3u) | P_PREEMPT;
             if (!atomic_compare_exchange_strong(&p->status, &st, pre)) continue;
-            membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+            goc__membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
 #if defined(GOC_TSAN)
             uint32_t out = 0; /* hold the M out of the runtime while we take its P */
             if (!atomic_compare_exchange_strong_explicit(&m->in_rt, &out, 2, ACQ, RLX)) {
@@ -159,7 +154,7 @@ static void *sysmon_main(void *arg) {
 }
 
 void goc__sysmon_start(void) {
-    membarrier_ok = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+    membarrier_ok = goc__membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
     pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);

@@ -24,19 +24,18 @@
  * on another CPU just after the check, while the store is not yet visible. Two steps close it:
  *   1. A parking waiter looks at `locked` again once it is off its stack, still holding the
  *      queue lock (mutex_park_cb). If the mutex is free it does the missing wake-up itself,
- *      which may wake itself. This catches the common case, an Unlock that released while
- *      the waiter was registering (hundreds of instructions, under contention).
+ *      which may wake itself. This catches the common case under contention: an Unlock that
+ *      released between the waiter's registration and its switch off its stack.
  *   2. A store still in flight at that look (in a store buffer, or an Unlock sequence running
- *      at that very moment) is caught by a poll: the first park of a Lock call carries a
- *      deadline MUTEX_POLL_NS away. If it fires, the waiter calls goc__rseq_fence() (after
- *      which every Unlock sequence has either committed visibly or will read `state` again
- *      and see the waiter), keeps its place in the queue and parks again through step 1,
- *      now without a deadline. A wake-up lost to the window costs 1 ms; a wait longer than
- *      that costs one membarrier() (0.4-9 us); shorter waits cost a timer.
- * Every other hand-over is ordered by locks: the queue lock between waiters and wakers, and
- * `locked` itself between holders (each Unlock's check follows its own compare-and-swap on
- * `locked`, which follows every registration its predecessor could have missed).
- * Where restartable sequences are missing (goc__rseq_ok false: old glibc or kernel, other
+ *      at that very moment) is caught by a poll: the first park after each registration
+ *      carries a deadline MUTEX_POLL_NS away. If it fires, the waiter calls goc__rseq_fence()
+ * (after which every Unlock sequence has either committed visibly or will read `state` again and
+ * see the waiter), keeps its place in the queue and parks again through step 1, now without a
+ * deadline. A wake-up lost to the window costs 1 ms; a wait longer than that costs one membarrier()
+ * (0.4-9 us); shorter waits cost a timer. Every other hand-over is ordered by locks: the queue lock
+ * between waiters and wakers, and `locked` itself between holders (each Unlock's check follows its
+ * own compare-and-swap on `locked`, which follows every registration its predecessor could have
+ * missed). Where restartable sequences are missing (goc__rseq_ok false: old glibc or kernel, other
  * architectures, ThreadSanitizer builds), the check and the store are one 64-bit
  * compare-and-swap over both words instead (cas_release_if): Go's cost, and no poll needed.
  *
@@ -67,6 +66,10 @@
 
 #include "goc/context.h"
 #include "sync/sync_impl.h"
+
+#if defined(GOC_HAVE_RSEQ)
+#include <sys/rseq.h>
+#endif
 
 #define MUTEX_WOKEN 1u
 #define MUTEX_STARVING 2u
@@ -107,8 +110,6 @@ static inline void mrelease(goc_mutex *m) {
 }
 
 #if defined(GOC_HAVE_RSEQ)
-#include <sys/rseq.h>
-
 /* With goc__rseq_ok: if state == expect and `locked` == 1, clear `locked`, as one restartable
  * sequence (see the top); false if the check failed. The descriptor tells the kernel where
  * the sequence starts (1), where it has committed (2) and where to go on an abort (4, which

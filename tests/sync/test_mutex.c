@@ -296,9 +296,10 @@ static void test_free_after_unlock(void) {
 
 /* ---- Unlock's restartable sequence, restarted ----
  * A thread issues membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) without pause, which
- * aborts every Unlock sequence it catches between its check and its store (about one in ten
- * calls does, by the rseq:rseq_ip_fixup tracepoint); each must start over and still release
- * exactly once. A wrong abort signature would kill the process; a wrong restart, the count. */
+ * aborts every Unlock sequence it catches between its check and its store (dozens per run of
+ * this test, counted with the rseq:rseq_ip_fixup tracepoint); each must start over and still
+ * release exactly once. A wrong abort signature would kill the process; a wrong restart, the count.
+ */
 
 enum { RESTART_G = 2, RESTART_LOOPS = 400000 / SAN_SCALE };
 
